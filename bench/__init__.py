@@ -1,0 +1,1 @@
+"""The lbaas benchmark suite (``python -m bench`` or ``lbaas-bench``); see docs/benchmarks.md."""

@@ -1,0 +1,47 @@
+# Sourced by provision.sh and reload.sh: writes the hand-made HAProxy config for the floor.
+# Parameters (environment): VIP, DIR, MEMBERS ("ip:port:weight ..."), CHECK (1 = HTTP health check),
+# TCP_PORT (empty = no TCP listener; else a TCP listener there to the same members), BALANCE, CLASSIC
+# (1 = the neutron-lbaas style daemon restarted with -sf; 0 = master-worker, reloaded through the master).
+
+write_cfg() {
+    cat <<CFG
+global
+    maxconn 9000
+    stats socket $DIR/stats.sock mode 600 level admin
+defaults
+    retries 3
+    option redispatch
+    timeout connect 5s
+    timeout client 50s
+    timeout server 50s
+frontend fe_http
+    mode http
+    bind $VIP:80
+    default_backend be_http
+backend be_http
+    mode http
+    balance ${BALANCE:-roundrobin}
+CFG
+    if [ "${CHECK:-0}" = 1 ]; then
+        printf '    option httpchk\n    http-check send meth GET uri /\n'
+        chk=" check inter 2s fall 2 rise 2"
+    else
+        chk=""
+    fi
+    i=0
+    for m in $MEMBERS; do
+        i=$((i + 1))
+        addr=${m%:*}
+        weight=${m##*:}
+        echo "    server m$i $addr weight $weight$chk"
+    done
+    if [ -n "${TCP_PORT:-}" ]; then
+        printf 'frontend fe_tcp\n    mode tcp\n    bind %s:%s\n    default_backend be_tcp\n' "$VIP" "$TCP_PORT"
+        printf 'backend be_tcp\n    mode tcp\n    balance %s\n' "${BALANCE:-roundrobin}"
+        i=0
+        for m in $MEMBERS; do
+            i=$((i + 1))
+            echo "    server m$i ${m%:*}"
+        done
+    fi
+}

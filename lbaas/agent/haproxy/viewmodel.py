@@ -1,0 +1,577 @@
+"""Spec → view model: every value haproxy.cfg needs, derived and escaped in Python.
+
+Why a separate step: the templates should only lay out text. Anything that needs a decision (maxconn
+sums and caps, expected_codes expansion, ACL criteria, header policy, which sections exist at all) or
+an escape lives here, where it is typed, unit-testable and checked by mypy. Every user string is
+re-validated on its way in (``quoting``), so a view model that was built is safe to print.
+
+Decisions worth knowing (also in the package README-level docstring of ``render``):
+
+* Only listeners HAProxy serves are rendered: UDP/SCTP belong to the nftables data plane and are
+  skipped; TERMINATED_HTTPS needs certificate material the spec does not carry yet → RenderError.
+* Disabled LB → no frontends/backends at all (the admin socket still runs). Disabled listener → not
+  rendered, nor are backends only it used. Disabled pool → its backends are rendered with every
+  server ``disabled`` so listeners and L7 policies pointing at it still parse (clients get 503).
+  Disabled health monitor → servers without ``check`` (members report NO_MONITOR).
+* L7 policies are evaluated first-match-wins in position order. HAProxy runs all ``http-request`` rules
+  before ``use_backend``, so a naive rendering would let a later REJECT beat an earlier
+  REDIRECT_TO_POOL. Each frontend therefore records the index of the first matching policy in
+  ``txn.l7policy`` and every action is conditioned on that index.
+* Header insertion (X-Forwarded-*) is done in the backend, which is per (pool, listener), so the
+  listener's choice applies exactly to its own traffic.
+* PING monitors are layer-4 connect checks unless the operator opts into an external ping command
+  (``RenderOptions.ping_check_command``); TLS-HELLO is a real TLS handshake (``check-ssl``, L6 check).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lbaas.agent.haproxy import quoting as q
+from lbaas.agent.haproxy.options import RenderOptions
+from lbaas.agent.haproxy.quoting import RenderError
+from lbaas.domain.enums import REDIRECT_HTTP_CODES, HttpMethod
+from lbaas.domain.spec import (
+    HealthMonitorSpec,
+    L7PolicySpec,
+    L7RuleSpec,
+    ListenerSpec,
+    LoadBalancerSpec,
+    MemberSpec,
+    PoolSpec,
+)
+from lbaas.domain.status import haproxy_backend_name
+
+_MODES = {"TCP": "tcp", "HTTPS": "tcp", "HTTP": "http", "PROMETHEUS": "http"}
+_NOT_HAPROXY = frozenset({"UDP", "SCTP"})
+_BALANCE = {"ROUND_ROBIN": "roundrobin", "LEAST_CONNECTIONS": "leastconn", "SOURCE_IP": "source"}
+_MATCH = {"REGEX": "reg", "STARTS_WITH": "beg", "ENDS_WITH": "end", "CONTAINS": "sub", "EQUAL_TO": "str"}
+_CODES_LIST = re.compile(r"^\d{3}(\s*,\s*\d{3})*$")
+_CODES_RANGE = re.compile(r"^(\d{3})-(\d{3})$")
+_DN_KEY = re.compile(r"^[a-zA-Z][A-Za-z0-9-]{0,254}$")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9._:\[\]-]{1,255}$")
+_UNIX_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_WS = re.compile(r"\s")
+# Headers whose value is the client address, set (not appended) when asked for.
+_CLIENT_IP_HEADERS = ("X-Forwarded-IP", "X-Client-IP", "X-Real-IP")
+
+
+@dataclass(frozen=True)
+class GlobalView:
+    user: str
+    group: str
+    maxconn: int
+    hard_stop_after_s: int
+    stats_socket: str
+    stats_socket_mode: str
+    server_state_file: str
+    log: str | None
+    nbthread: int | None
+    external_check: bool
+
+
+@dataclass(frozen=True)
+class AclView:
+    name: str
+    criterion: str
+    value: str | None
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    index: int
+    policy_id: str
+    position: int
+    condition: str
+    kind: str  # "deny" | "redirect" | "backend"
+    code: int | None = None
+    redirect_kind: str | None = None  # "location" | "prefix"
+    target: str | None = None
+    backend: str | None = None
+
+
+@dataclass(frozen=True)
+class FrontendView:
+    id: str
+    protocol: str
+    mode: str
+    bind: str
+    maxconn: int
+    timeout_client: int
+    inspect_delay: int | None
+    allowed_cidrs: tuple[str, ...]
+    log_option: str | None
+    prometheus: bool
+    acls: tuple[AclView, ...]
+    policies: tuple[PolicyView, ...]
+    default_backend: str | None
+
+
+@dataclass(frozen=True)
+class CheckView:
+    kind: str  # "http" | "l4" | "external"
+    timeout_s: int
+    method: str | None = None
+    uri: str | None = None
+    version: str | None = None
+    host: str | None = None
+    expect: str | None = None
+    command: str | None = None
+
+
+@dataclass(frozen=True)
+class PersistenceView:
+    kind: str  # "source" | "http_cookie" | "app_cookie"
+    table_size: str
+    cookie_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ServerView:
+    name: str
+    address: str
+    params: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BackendView:
+    name: str
+    pool_id: str
+    listener_id: str
+    mode: str
+    balance: str
+    fullconn: int
+    timeout_connect: int
+    timeout_server: int
+    forwardfor: bool
+    set_headers: tuple[tuple[str, str], ...]
+    persistence: PersistenceView | None
+    check: CheckView | None
+    servers: tuple[ServerView, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConfigView:
+    lb_id: str
+    global_: GlobalView
+    log: bool
+    frontends: tuple[FrontendView, ...]
+    backends: tuple[BackendView, ...]
+
+
+def backend_name(pool_id: str, listener_id: str) -> str:
+    """The naming contract the status logic relies on (see lbaas.domain.status)."""
+    return haproxy_backend_name(pool_id, listener_id)
+
+
+# --- derived values -------------------------------------------------------------------------------
+
+
+def listener_maxconn(listener: ListenerSpec, opts: RenderOptions) -> int:
+    """connection_limit -1 (or 0, as Octavia treats it) means the default; always capped."""
+    limit = listener.connection_limit if listener.connection_limit > 0 else opts.default_listener_maxconn
+    return min(limit, opts.maxconn_cap)
+
+
+def global_maxconn(listeners: tuple[ListenerSpec, ...], opts: RenderOptions) -> int:
+    total = sum(listener_maxconn(li, opts) for li in listeners)
+    return min(opts.maxconn_cap, max(total, opts.min_global_maxconn))
+
+
+def expected_codes_regex(expected: str | None, what: str = "expected_codes") -> str:
+    """"200" → ^(200)$, "200,202" → ^(200|202)$, "200-204" → ^(200|201|202|203|204)$."""
+    text = "200" if expected is None else expected.strip()
+    if _CODES_LIST.match(text):
+        codes = [int(c) for c in re.split(r"\s*,\s*", text)]
+    else:
+        m = _CODES_RANGE.match(text)
+        if not m:
+            raise RenderError(f"{what} {expected!r} is neither a code list nor a range")
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if lo > hi:
+            raise RenderError(f"{what} {expected!r} is an empty range")
+        codes = list(range(lo, hi + 1))
+    if any(not 100 <= c <= 599 for c in codes):
+        raise RenderError(f"{what} {expected!r} contains a code outside 100-599")
+    return "^(" + "|".join(str(c) for c in dict.fromkeys(codes)) + ")$"
+
+
+def _flag(headers: dict[str, str], name: str) -> bool | None:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value.strip().lower() == "true"
+    return None
+
+
+def header_policy(listener: ListenerSpec) -> tuple[bool, tuple[tuple[str, str], ...]]:
+    """(option forwardfor?, [(header, value expression)]) for an HTTP listener's backends."""
+    if _MODES.get(listener.protocol) != "http":
+        return False, ()
+    headers = listener.insert_headers
+    xff = _flag(headers, "X-Forwarded-For")
+    sets: list[tuple[str, str]] = []
+    if _flag(headers, "X-Forwarded-Port"):
+        sets.append(("X-Forwarded-Port", "%[dst_port]"))
+    if _flag(headers, "X-Forwarded-Proto"):
+        sets.append(("X-Forwarded-Proto", "http"))
+    for name in _CLIENT_IP_HEADERS:
+        if _flag(headers, name):
+            sets.append((name, "%[src]"))
+    return xff is not False, tuple(sets)
+
+
+# --- L7 -------------------------------------------------------------------------------------------
+
+
+def acl_for_rule(rule: L7RuleSpec) -> AclView:
+    what = f"l7rule {rule.id}"
+    name = q.ident(rule.id, "l7rule id")
+    ct = rule.compare_type
+    if ct not in _MATCH:
+        raise RenderError(f"{what}: unknown compare_type {ct!r}")
+    match = f"-m {_MATCH[ct]}"
+    value = q.quote(rule.value, f"{what} value")
+    if rule.type == "HOST_NAME":
+        return AclView(name, f"req.hdr(host) -i {match}", value)
+    if rule.type == "PATH":
+        return AclView(name, f"path {match}", value)
+    if rule.type == "FILE_TYPE":
+        if ct == "EQUAL_TO":
+            ext = rule.value if rule.value.startswith(".") else "." + rule.value
+            return AclView(name, "path_end", q.quote(ext, f"{what} value"))
+        if ct == "REGEX":
+            return AclView(name, "path -m reg", value)
+        raise RenderError(f"{what}: FILE_TYPE supports only EQUAL_TO and REGEX")
+    if rule.type in ("HEADER", "COOKIE"):
+        if not rule.key:
+            raise RenderError(f"{what}: {rule.type} rule needs a key")
+        fetch = "req.hdr" if rule.type == "HEADER" else "req.cook"
+        return AclView(name, f"{fetch}({q.token(rule.key, f'{what} key')}) {match}", value)
+    if rule.type == "SSL_CONN_HAS_CERT":
+        if rule.value.strip().lower() != "true":
+            raise RenderError(f"{what}: SSL_CONN_HAS_CERT value must be 'true'")
+        return AclView(name, "ssl_c_used", None)
+    if rule.type == "SSL_VERIFY_RESULT":
+        if not rule.value.isdigit():
+            raise RenderError(f"{what}: SSL_VERIFY_RESULT value must be a non-negative integer")
+        return AclView(name, "ssl_c_verify -m int", rule.value)
+    if rule.type == "SSL_DN_FIELD":
+        if not rule.key or not _DN_KEY.match(rule.key):
+            raise RenderError(f"{what}: SSL_DN_FIELD needs a key like 'CN'")
+        return AclView(name, f"ssl_c_s_dn({rule.key}) {match}", value)
+    raise RenderError(f"{what}: unknown rule type {rule.type!r}")
+
+
+def _redirect_target(value: str | None, what: str) -> str:
+    if not value:
+        raise RenderError(f"{what} has no target")
+    q.checked(value, what)
+    if _WS.search(value):
+        raise RenderError(f"{what} {value!r} contains whitespace")
+    return q.quote_logformat(value, what)
+
+
+def _policy_view(
+    policy: L7PolicySpec, index: int, listener: ListenerSpec, pools: dict[str, PoolSpec]
+) -> PolicyView | None:
+    rules = [r for r in policy.rules if r.admin_state_up]
+    condition = " ".join(("!" if r.invert else "") + q.ident(r.id, "l7rule id") for r in rules)
+    pid = q.ident(policy.id, "l7policy id")
+    what = f"l7policy {policy.id}"
+    if policy.action == "REJECT":
+        return PolicyView(index, pid, policy.position, condition, kind="deny")
+    if policy.action in ("REDIRECT_TO_URL", "REDIRECT_PREFIX"):
+        code = policy.redirect_http_code or 302
+        if code not in REDIRECT_HTTP_CODES:
+            raise RenderError(f"{what}: redirect_http_code {code} not allowed")
+        if policy.action == "REDIRECT_TO_URL":
+            target = _redirect_target(policy.redirect_url, f"{what} redirect_url")
+            kind = "location"
+        else:
+            target = _redirect_target(policy.redirect_prefix, f"{what} redirect_prefix")
+            kind = "prefix"
+        return PolicyView(
+            index, pid, policy.position, condition, kind="redirect", code=code, redirect_kind=kind,
+            target=target,
+        )
+    if policy.action == "REDIRECT_TO_POOL":
+        if not policy.redirect_pool_id or policy.redirect_pool_id not in pools:
+            return None  # the pool is going away; the policy cannot apply
+        backend = backend_name(q.ident(policy.redirect_pool_id, "pool id"), listener.id)
+        return PolicyView(index, pid, policy.position, condition, kind="backend", backend=backend)
+    raise RenderError(f"{what}: unknown action {policy.action!r}")
+
+
+def _renderable_policies(listener: ListenerSpec) -> list[L7PolicySpec]:
+    """Enabled policies with at least one enabled rule, in position order (id breaks ties)."""
+    live = [p for p in listener.l7policies if p.admin_state_up and any(r.admin_state_up for r in p.rules)]
+    return sorted(live, key=lambda p: (p.position, p.id))
+
+
+# --- health checks and servers --------------------------------------------------------------------
+
+
+def check_view(hm: HealthMonitorSpec | None, opts: RenderOptions) -> tuple[CheckView | None, tuple[str, ...]]:
+    if hm is None or not hm.admin_state_up:
+        return None, ()
+    what = f"healthmonitor {hm.id}"
+    q.ident(hm.id, "healthmonitor id")
+    timeout = max(hm.timeout, 1)
+    if hm.type in ("HTTP", "HTTPS"):
+        method = hm.http_method or "GET"
+        if method not in HttpMethod.__members__:
+            raise RenderError(f"{what}: unknown http_method {method!r}")
+        path = hm.url_path or "/"
+        q.checked(path, f"{what} url_path")
+        if not path.startswith("/") or _WS.search(path):
+            raise RenderError(f"{what}: url_path {path!r} must start with '/' and contain no whitespace")
+        version: str | None = None
+        if hm.http_version is not None:
+            if hm.http_version not in (1.0, 1.1):
+                raise RenderError(f"{what}: http_version {hm.http_version} not supported")
+            version = f"HTTP/{hm.http_version:.1f}"
+        host: str | None = None
+        if hm.domain_name:
+            q.checked(hm.domain_name, f"{what} domain_name")
+            if not _HOSTNAME.match(hm.domain_name):
+                raise RenderError(f"{what}: domain_name {hm.domain_name!r} is not a host name")
+            host = q.quote_logformat(hm.domain_name, f"{what} domain_name")
+            version = "HTTP/1.1"
+        return CheckView(
+            kind="http",
+            timeout_s=timeout,
+            method=method,
+            uri=q.quote(path, f"{what} url_path"),
+            version=version,
+            host=host,
+            expect=expected_codes_regex(hm.expected_codes, f"{what} expected_codes"),
+        ), ()
+    if hm.type in ("TCP", "TLS-HELLO"):
+        return CheckView(kind="l4", timeout_s=timeout), ()
+    if hm.type == "PING":
+        if opts.ping_check_command:
+            return CheckView(
+                kind="external",
+                timeout_s=timeout,
+                command=q.quote(opts.ping_check_command, "ping_check_command"),
+            ), ()
+        return CheckView(kind="l4", timeout_s=timeout), (
+            f"healthmonitor {hm.id}: PING is checked as a layer-4 connect to the member port",
+        )
+    raise RenderError(f"{what}: type {hm.type!r} cannot be checked by HAProxy")
+
+
+def server_view(
+    member: MemberSpec,
+    pool: PoolSpec,
+    hm: HealthMonitorSpec | None,
+    check: CheckView | None,
+    cookie: bool,
+) -> ServerView:
+    what = f"member {member.id}"
+    name = q.ident(member.id, "member id")
+    if not 0 <= member.weight <= 256:
+        raise RenderError(f"{what}: weight {member.weight} outside 0-256")
+    params = [f"weight {member.weight}"]
+    ssl_check = False
+    if check is not None and hm is not None:
+        params += ["check", f"inter {max(hm.delay, 1)}s", f"fall {hm.max_retries_down}"]
+        params.append(f"rise {hm.max_retries}")
+        if member.monitor_address:
+            params.append(f"addr {q.host(member.monitor_address, f'{what} monitor_address')}")
+        if member.monitor_port is not None:
+            if not 1 <= member.monitor_port <= 65535:
+                raise RenderError(f"{what}: monitor_port {member.monitor_port} out of range")
+            params.append(f"port {member.monitor_port}")
+        ssl_check = hm.type in ("HTTPS", "TLS-HELLO")
+        if ssl_check:
+            params.append("check-ssl")
+    if pool.tls_enabled:
+        params.append("ssl")
+    if ssl_check or pool.tls_enabled:
+        params.append("verify none")
+    if cookie:
+        params.append(f"cookie {name}")
+    if pool.protocol == "PROXY":
+        params.append("send-proxy")
+    elif pool.protocol == "PROXYV2":
+        params.append("send-proxy-v2")
+    if member.backup:
+        params.append("backup")
+    if not member.admin_state_up or not pool.admin_state_up:
+        params.append("disabled")
+    address = q.host_port(member.address, member.protocol_port, f"{what} address")
+    return ServerView(name=name, address=address, params=tuple(params))
+
+
+def _persistence(
+    pool: PoolSpec, mode: str, opts: RenderOptions
+) -> tuple[PersistenceView | None, tuple[str, ...]]:
+    sp = pool.session_persistence
+    if sp is None:
+        return None, ()
+    if sp.type == "SOURCE_IP":
+        return PersistenceView(kind="source", table_size=opts.stick_table_size), ()
+    if sp.type in ("HTTP_COOKIE", "APP_COOKIE"):
+        if mode != "http":
+            return None, (f"session persistence {sp.type} needs an HTTP listener; not applied",)
+        if sp.type == "HTTP_COOKIE":
+            return PersistenceView(kind="http_cookie", table_size=opts.stick_table_size), ()
+        if not sp.cookie_name:
+            raise RenderError(f"pool {pool.id}: APP_COOKIE persistence needs cookie_name")
+        cookie = q.token(sp.cookie_name, f"pool {pool.id} cookie_name")
+        return PersistenceView(kind="app_cookie", table_size=opts.stick_table_size, cookie_name=cookie), ()
+    raise RenderError(f"pool {pool.id}: unknown session persistence type {sp.type!r}")
+
+
+def backend_view(pool: PoolSpec, listener: ListenerSpec, opts: RenderOptions) -> BackendView:
+    pid = q.ident(pool.id, "pool id")
+    mode = _MODES[listener.protocol]
+    if pool.protocol in _NOT_HAPROXY:
+        raise RenderError(f"pool {pool.id}: protocol {pool.protocol} cannot serve listener {listener.id}")
+    if pool.lb_algorithm not in _BALANCE:
+        raise RenderError(f"pool {pool.id}: lb_algorithm {pool.lb_algorithm} is not supported by HAProxy")
+    check, check_notes = check_view(pool.healthmonitor, opts)
+    persistence, sp_notes = _persistence(pool, mode, opts)
+    forwardfor, set_headers = header_policy(listener)
+    cookie = persistence is not None and persistence.kind == "http_cookie"
+    servers = tuple(server_view(m, pool, pool.healthmonitor, check, cookie) for m in pool.members)
+    notes = check_notes + sp_notes
+    if not pool.admin_state_up:
+        notes += (f"pool {pool.id} is administratively down: every server is disabled",)
+    return BackendView(
+        name=backend_name(pid, listener.id),
+        pool_id=pid,
+        listener_id=listener.id,
+        mode=mode,
+        balance=_BALANCE[pool.lb_algorithm],
+        fullconn=listener_maxconn(listener, opts),
+        timeout_connect=listener.timeout_member_connect,
+        timeout_server=listener.timeout_member_data,
+        forwardfor=forwardfor,
+        set_headers=set_headers,
+        persistence=persistence,
+        check=check,
+        servers=servers,
+        notes=notes,
+    )
+
+
+# --- frontends ------------------------------------------------------------------------------------
+
+
+def frontend_view(
+    listener: ListenerSpec, vip: str, pools: dict[str, PoolSpec], opts: RenderOptions
+) -> tuple[FrontendView, list[str]]:
+    """The frontend, plus the pool ids it routes to (default first, then policies in order)."""
+    lid = q.ident(listener.id, "listener id")
+    mode = _MODES[listener.protocol]
+    if not 1 <= listener.protocol_port <= 65535:
+        raise RenderError(f"listener {lid}: protocol_port {listener.protocol_port} out of range")
+    prometheus = listener.protocol == "PROMETHEUS"
+    if prometheus and not opts.prometheus_exporter:
+        raise RenderError(
+            f"listener {lid}: PROMETHEUS needs HAProxy built with the prometheus-exporter service "
+            "(haproxy -vv shows none)"
+        )
+    routed: list[str] = []
+    default_backend = None
+    if not prometheus and listener.default_pool_id and listener.default_pool_id in pools:
+        default_backend = backend_name(q.ident(listener.default_pool_id, "pool id"), lid)
+        routed.append(listener.default_pool_id)
+    acls: list[AclView] = []
+    policies: list[PolicyView] = []
+    live = _renderable_policies(listener) if not prometheus else []
+    if live and mode != "http":
+        raise RenderError(f"listener {lid}: L7 policies need an HTTP listener, not {listener.protocol}")
+    for policy in live:
+        view = _policy_view(policy, len(policies) + 1, listener, pools)
+        if view is None:
+            continue
+        policies.append(view)
+        acls.extend(acl_for_rule(r) for r in policy.rules if r.admin_state_up)
+        if policy.redirect_pool_id and view.kind == "backend" and policy.redirect_pool_id not in routed:
+            routed.append(policy.redirect_pool_id)
+    log_option = None
+    if opts.log_target and opts.log_requests:
+        log_option = "httplog" if mode == "http" else "tcplog"
+    return FrontendView(
+        id=lid,
+        protocol=listener.protocol,
+        mode=mode,
+        bind=f"{vip}:{listener.protocol_port}",
+        maxconn=listener_maxconn(listener, opts),
+        timeout_client=listener.timeout_client_data,
+        inspect_delay=listener.timeout_tcp_inspect if listener.timeout_tcp_inspect > 0 else None,
+        allowed_cidrs=tuple(
+            dict.fromkeys(q.cidr(c, f"listener {lid} allowed_cidrs") for c in listener.allowed_cidrs)
+        ),
+        log_option=log_option,
+        prometheus=prometheus,
+        acls=tuple(acls),
+        policies=tuple(policies),
+        default_backend=default_backend,
+    ), routed
+
+
+def rendered_listeners(spec: LoadBalancerSpec) -> tuple[ListenerSpec, ...]:
+    """The listeners HAProxy serves, in a stable order (port, then id) so equal specs render equal text."""
+    if not spec.admin_state_up:
+        return ()
+    out = []
+    for li in spec.listeners:
+        if not li.admin_state_up or li.protocol in _NOT_HAPROXY:
+            continue
+        if li.protocol == "TERMINATED_HTTPS":
+            raise RenderError(
+                f"listener {li.id}: TERMINATED_HTTPS is not supported yet (the spec carries no certificates)"
+            )
+        if li.protocol not in _MODES:
+            raise RenderError(f"listener {li.id}: unknown protocol {li.protocol!r}")
+        out.append(li)
+    return tuple(sorted(out, key=lambda li: (li.protocol_port, li.id)))
+
+
+def _global_view(listeners: tuple[ListenerSpec, ...], opts: RenderOptions, external: bool) -> GlobalView:
+    for value, what in ((opts.user, "user"), (opts.group, "group")):
+        if not _UNIX_NAME.match(value):
+            raise RenderError(f"{what} {value!r} is not a valid account name")
+    log = None
+    if opts.log_target:
+        target = q.quote(opts.log_target, "log_target")
+        log = f"{target} {opts.log_facility}" + (f" {opts.log_level}" if opts.log_level else "")
+    return GlobalView(
+        user=opts.user,
+        group=opts.group,
+        maxconn=global_maxconn(listeners, opts),
+        hard_stop_after_s=opts.hard_stop_after_s,
+        stats_socket=q.quote(opts.stats_socket_path, "stats_socket_path"),
+        stats_socket_mode=opts.stats_socket_mode,
+        server_state_file=q.quote(opts.server_state_file, "server_state_file"),
+        log=log,
+        nbthread=opts.nbthread,
+        external_check=external,
+    )
+
+
+def build(spec: LoadBalancerSpec, opts: RenderOptions) -> ConfigView:
+    lb_id = q.ident(spec.id, "load balancer id")
+    pools = {p.id: p for p in spec.pools}
+    listeners = rendered_listeners(spec)
+    vip = q.host(spec.vip.address, "vip address") if listeners else ""
+    frontends: list[FrontendView] = []
+    backends: list[BackendView] = []
+    for listener in listeners:
+        fe, routed = frontend_view(listener, vip, pools, opts)
+        frontends.append(fe)
+        backends.extend(backend_view(pools[pid], listener, opts) for pid in routed)
+    external = any(b.check is not None and b.check.kind == "external" for b in backends)
+    return ConfigView(
+        lb_id=lb_id,
+        global_=_global_view(listeners, opts, external),
+        log=opts.log_target is not None,
+        frontends=tuple(frontends),
+        backends=tuple(backends),
+    )

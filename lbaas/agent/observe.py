@@ -1,0 +1,126 @@
+"""Measure what runs: operating status and stats from each HAProxy's socket, once a second.
+
+Status is measured, never assumed: ``show stat`` rows go through ``domain.status`` and only changes
+are reported. Counters are absolute per HAProxy *worker* and restart at zero in the new worker of every
+reload, so the observer reports deltas and the store accumulates them; active_connections is a gauge and
+is reported as is.
+
+A reload is recognised by the worker's identity (``show info`` → ``Pid``), not by a counter going
+down: the new worker may count past the old one's last sample before the next tick, and a "went down"
+test would then drop the old worker's share. With a new worker, its whole value is the delta.
+
+The baseline (worker, counters last reported) is also kept in the LB's state directory, so an agent
+that restarts and adopts a running HAProxy carries on from it instead of reporting every counter the
+worker ever counted a second time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+from lbaas.agent.haproxy.stats import parse_show_info, parse_show_stat, worker_identity
+from lbaas.agent.reconciler import Reconciler
+from lbaas.agent.reporter import GAUGES, StatusReporter
+from lbaas.domain.status import ListenerCounters, compute_statuses, listener_counters
+
+log = logging.getLogger(__name__)
+
+BASELINE_FILE = "counters.json"
+
+Baseline = tuple[str | None, dict[str, ListenerCounters]]
+
+
+def counter_deltas(
+    previous: Baseline | None, worker: str | None, current: dict[str, ListenerCounters]
+) -> dict[str, dict[str, int]]:
+    """listener id → what to add to the stored totals (gauges: their current value when it changed).
+
+    ``previous`` is the last baseline reported (None: nothing known). Same worker: the difference; a
+    counter lower than before (``clear counters``) counts from zero. Another worker: everything it counted.
+    """
+    same_worker = previous is not None and worker is not None and previous[0] == worker
+    before = previous[1] if previous is not None and same_worker else {}
+    deltas: dict[str, dict[str, int]] = {}
+    for listener_id, now in current.items():
+        known = previous is not None and listener_id in previous[1]
+        was = asdict(before.get(listener_id, ListenerCounters()))
+        d: dict[str, int] = {}
+        for name, value in asdict(now).items():
+            if name in GAUGES:
+                old = previous[1][listener_id] if previous is not None and known else None
+                if old is None or value != getattr(old, name):
+                    d[name] = value
+            else:
+                delta = value - was[name] if value >= was[name] else value
+                if delta:
+                    d[name] = delta
+        if d:
+            deltas[listener_id] = d
+    return deltas
+
+
+def load_baseline(path: Path) -> Baseline | None:
+    try:
+        data = json.loads(path.read_text())
+        counters = {lid: ListenerCounters(**c) for lid, c in data["counters"].items()}
+        return (data.get("worker"), counters)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring unreadable counter baseline %s: %s", path, exc)
+        return None
+
+
+def save_baseline(path: Path, baseline: Baseline) -> None:
+    if not path.parent.is_dir():
+        return  # the LB is being torn down
+    tmp = path.with_suffix(".tmp")
+    worker, counters = baseline
+    tmp.write_text(json.dumps({"worker": worker, "counters": {k: asdict(v) for k, v in counters.items()}}))
+    tmp.replace(path)
+
+
+class Observer:
+    def __init__(self, reconciler: Reconciler, reporter: StatusReporter) -> None:
+        self._reconciler = reconciler
+        self._reporter = reporter
+        self._statuses: dict[str, dict[str, str]] = {}
+        self._counters: dict[str, Baseline] = {}
+
+    def observe(self, lb_id: str) -> bool:
+        """Report what changed; False when this LB's HAProxy should be running and is not."""
+        spec = self._reconciler.applied.get(lb_id)
+        if spec is None:
+            self._statuses.pop(lb_id, None)
+            self._counters.pop(lb_id, None)
+            return True  # nothing applied here (yet): the reconciler owns this case
+        paths = self._reconciler.paths(lb_id)
+        haproxy = self._reconciler.haproxy
+        if haproxy.is_running(paths) is None:
+            return False
+        worker = worker_identity(parse_show_info(haproxy.runtime(paths, "show info")))
+        rows = parse_show_stat(haproxy.runtime(paths, "show stat"))
+        statuses = {k: str(v) for k, v in compute_statuses(spec, rows).by_id(lb_id).items()}
+        before = self._statuses.get(lb_id, {})
+        changed = {k: v for k, v in statuses.items() if before.get(k) != v}
+        if changed:
+            self._reporter.operating(lb_id, changed)
+            self._statuses[lb_id] = statuses
+        self._report_counters(lb_id, paths.directory / BASELINE_FILE, worker, listener_counters(spec, rows))
+        return True
+
+    def _report_counters(
+        self, lb_id: str, baseline_path: Path, worker: str | None, current: dict[str, ListenerCounters]
+    ) -> None:
+        if lb_id not in self._counters:
+            loaded = load_baseline(baseline_path)
+            if loaded is not None:
+                self._counters[lb_id] = loaded
+        deltas = counter_deltas(self._counters.get(lb_id), worker, current)
+        if deltas:
+            self._reporter.stats(lb_id, deltas)  # if this raises, the next round reports these deltas too
+            save_baseline(baseline_path, (worker, current))
+        self._counters[lb_id] = (worker, current)

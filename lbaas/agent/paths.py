@@ -1,0 +1,83 @@
+"""Where one load balancer's HAProxy files live on the agent host.
+
+One directory per LB, ``<state_dir>/lb/<lb_id>/``, owned by root, mode 0750. The HAProxy master runs as
+root and binds every socket before its workers drop to ``nobody``, so nothing here needs to be
+writable by the workers. Everything the process layer needs to find (and *adopt*, after an agent
+restart) a running HAProxy is derived from ``(state_dir, lb_id)`` alone: no in-memory registry.
+
+AF_UNIX socket paths are limited to 107 bytes; ``ensure()`` refuses a state_dir that would overflow
+that instead of letting HAProxy fail at bind time with an obscure message.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+UNIX_PATH_MAX = 107  # sizeof(sun_path) - 1
+
+
+@dataclass(frozen=True)
+class LbPaths:
+    state_dir: Path
+    lb_id: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state_dir", Path(self.state_dir))
+        if not self.lb_id or "/" in self.lb_id or self.lb_id in (".", "..") or "\0" in self.lb_id:
+            raise ValueError(f"bad load balancer id {self.lb_id!r}")
+
+    @property
+    def directory(self) -> Path:
+        return self.state_dir / "lb" / self.lb_id
+
+    @property
+    def cfg(self) -> Path:
+        return self.directory / "haproxy.cfg"
+
+    @property
+    def cfg_new(self) -> Path:
+        return self.directory / "haproxy.cfg.new"
+
+    @property
+    def cfg_failed(self) -> Path:
+        return self.directory / "haproxy.cfg.failed"
+
+    @property
+    def pid(self) -> Path:
+        return self.directory / "haproxy.pid"
+
+    @property
+    def stats_sock(self) -> Path:
+        return self.directory / "stats.sock"
+
+    @property
+    def master_sock(self) -> Path:
+        return self.directory / "master.sock"
+
+    @property
+    def server_state(self) -> Path:
+        return self.directory / "server_state"
+
+    @property
+    def loaded(self) -> Path:
+        """sha256 of the config the running HAProxy confirmed (written after each start or reload)."""
+        return self.directory / "loaded"
+
+    @property
+    def network(self) -> Path:
+        """The VIP network (a JSON ``NetworkPlug``): which bridge to release when this LB goes."""
+        return self.directory / "network.json"
+
+    @property
+    def log(self) -> Path:
+        """HAProxy's start-up output (alerts before it daemonizes); not the traffic log."""
+        return self.directory / "haproxy.log"
+
+    def ensure(self) -> Path:
+        for sock in (self.stats_sock, self.master_sock):
+            if len(os.fsencode(sock)) > UNIX_PATH_MAX:
+                raise ValueError(f"socket path {sock} exceeds {UNIX_PATH_MAX} bytes; use a shorter state_dir")
+        self.directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+        return self.directory

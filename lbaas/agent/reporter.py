@@ -1,0 +1,56 @@
+"""How an agent reports what it measured: applied generations, operating statuses, stats deltas.
+
+``StatusReporter`` is the boundary; ``DbReporter`` writes the database (embedded build), ``ApiReporter``
+(``agent.remote``) posts to the API's internal endpoints (scale-out). Reports are
+idempotent and carry the generation they describe, so a stale report changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from lbaas.db import lifecycle
+from lbaas.db import models as m
+from lbaas.db.session import Database
+from lbaas.services import agents, amphorae
+from lbaas.services.agents import GAUGES, STAT_FIELDS
+
+__all__ = ["GAUGES", "STAT_FIELDS", "DbReporter", "StatusReporter"]
+
+
+class StatusReporter(Protocol):
+    def applied(self, lb_id: str, generation: int, *, ok: bool, message: str | None = None) -> None:
+        """The desired state of ``generation`` is running (ok) or was refused (message says why)."""
+
+    def operating(self, lb_id: str, statuses: Mapping[str, str]) -> None:
+        """object id → operating status, as measured from HAProxy."""
+
+    def stats(self, lb_id: str, deltas: Mapping[str, Mapping[str, int]]) -> None:
+        """listener id → counter deltas since the last report (gauges: current value)."""
+
+
+class DbReporter:
+    def __init__(self, db: Database, *, host: str) -> None:
+        self._db = db
+        self._host = host
+
+    def applied(self, lb_id: str, generation: int, *, ok: bool, message: str | None = None) -> None:
+        with self._db.write() as s:
+            done = lifecycle.complete(s, lb_id, generation, ok=ok, message=message)
+            lb = s.get(m.LoadBalancer, lb_id)
+            if done and ok and lb is not None and lb.provisioning_status == "ACTIVE":
+                amphorae.ensure_amphora(s, lb, self._host)
+
+    def operating(self, lb_id: str, statuses: Mapping[str, str]) -> None:
+        if not statuses:
+            return
+        with self._db.write() as s:
+            lb = s.get(m.LoadBalancer, lb_id)
+            if lb is not None:
+                agents.record_operating(s, lb, statuses)
+
+    def stats(self, lb_id: str, deltas: Mapping[str, Mapping[str, int]]) -> None:
+        if deltas:
+            with self._db.write() as s:
+                agents.record_stats(s, lb_id, deltas)

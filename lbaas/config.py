@@ -1,0 +1,54 @@
+"""Settings, built once by the CLI and passed down explicitly (no global config object)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LBAAS_", extra="ignore")
+
+    bind: str = "127.0.0.1:9876"
+    state_dir: Path = Path("/var/lib/lbaas")
+    database_url: str | None = None
+    provider: str = "haproxy"  # the default provider; "amphora" and "octavia" are its aliases
+    default_project: str = "lbaas-default"
+    # noauth: a request that carries no identity headers (X-Roles, X-Project-Id, X-Tenant-Id) is the
+    # operator, and may use the admin-only endpoints (flavor/AZ writes, profiles, amphorae, quota writes).
+    # The stock ``openstack`` CLI with OS_AUTH_TYPE=none sends none of them. A request that names its
+    # roles is judged by them: without "admin" it gets a 403.
+    noauth_admin: bool = True
+    # Quota defaults per resource; -1 is unlimited.
+    quota_defaults: dict[str, int] = Field(
+        default_factory=lambda: {
+            k: -1 for k in ("loadbalancer", "listener", "member", "pool", "healthmonitor", "l7policy", "l7rule")
+        }
+    )
+    reserved_ips: tuple[str, ...] = ("169.254.169.254",)
+    # Agent.
+    host: str = "localhost"
+    availability_zone: str | None = None
+    physical_interface_mappings: dict[str, str] = Field(default_factory=dict)
+    resync_interval: float = 30.0
+    stats_interval: float = 1.0
+    haproxy_bin: str = "haproxy"
+    haproxy_user: str = "haproxy"
+    haproxy_group: str = "haproxy"
+    # Scale-out. The internal agent API refuses every call (401) unless a shared secret is configured.
+    internal_secret: str | None = None
+    agent_endpoint: str = "http://127.0.0.1:9876"  # where agents reach the API (any of the API processes)
+    amqp_url: str | None = None  # e.g. amqp://guest:guest@127.0.0.1:5672/%2F; None: no broker (embedded)
+    amqp_prefix: str = "lbaas"  # exchange names: <prefix>.nudge (direct), <prefix>.resync (fanout)
+    heartbeat_interval: float = 1.0
+    agent_down_time: float = 3.0  # an agent silent this long is dead; its LBs are re-bound
+    controller_interval: float = 0.5
+    placement_policy: str = "least_loaded"
+    # Circuit breaker: no automatic failover while more than this share of enabled agents is down or suspect.
+    failover_max_dead_share: float = 0.5
+    failover_breaker_hold: float = 10.0  # once open, stay open this long after recovery (stragglers)
+
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'lbaas.sqlite'}"

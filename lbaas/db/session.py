@@ -1,0 +1,87 @@
+"""Engines and sessions.
+
+SQLite: WAL, foreign keys, a busy timeout, and ``BEGIN IMMEDIATE`` for write transactions, so a
+compare-and-set never meets a reader that later tries to upgrade its lock. Reads use a second
+engine with plain deferred transactions. PostgreSQL: one engine; conditional UPDATEs are atomic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+NUDGE_KEY = "lbaas.nudge"
+
+
+def nudge_after_commit(s: Session, lb_id: str) -> None:
+    """Ask for lb_id to be reconciled once this transaction has committed (ids only, never state)."""
+    s.info.setdefault(NUDGE_KEY, set()).add(lb_id)
+
+
+class Database:
+    """Owns the engines. ``write()`` and ``read()`` yield a session inside one transaction."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine = _sqlite_engine(url, immediate=True)
+            self._read_engine = _sqlite_engine(url, immediate=False)
+        else:
+            self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self._read_engine = self.engine
+        self._write = sessionmaker(self.engine, expire_on_commit=False)
+        self._read = sessionmaker(self._read_engine, expire_on_commit=False)
+        # Called with the LB ids a write touched, inside the transaction, just before commit: a place to
+        # refuse what the provider cannot run (raising rolls everything back).
+        self.before_commit: Callable[[Session, set[str]], None] | None = None
+        # Called with the LB ids to reconcile after each committed write (wired to the provider/bus).
+        self.on_commit: Callable[[set[str]], None] | None = None
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        with self._write() as session:
+            with session.begin():
+                yield session
+                pending = session.info.get(NUDGE_KEY)
+                if pending and self.before_commit is not None:
+                    session.flush()
+                    self.before_commit(session, pending)
+            ids = session.info.pop(NUDGE_KEY, None)
+        if ids and self.on_commit is not None:
+            self.on_commit(ids)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._read() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self._read_engine is not self.engine:
+            self._read_engine.dispose()

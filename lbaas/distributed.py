@@ -1,0 +1,195 @@
+"""The scale-out wiring: ``lbaas api``, ``lbaas controller`` and ``lbaas agent`` as separate processes.
+
+    api (×N, one address)  ── PostgreSQL ──  controller
+        │ internal API (HTTP + shared secret)      │ nudges (ids)
+        ▼                                          ▼
+    agents (one per host) ◄──────── RabbitMQ ──────┘
+
+* API processes share one port with SO_REUSEPORT (the kernel spreads connections), hold no state,
+  and publish the ids a commit touched to the agents concerned (``bus.router``, off the request path).
+* The controller places and fails over load balancers; it polls the database, holds no state.
+* Agents need only the API endpoint, the shared secret and the broker. Their heartbeat goes over
+  the internal API, not the broker: liveness then means "can read desired state and report", which
+  is what running a load balancer needs, and a broker outage (nudges only) does not look like every
+  agent dying at once. An agent keeps serving what it has while the API or broker is away.
+
+``lbaas serve`` (``embedded``) remains the one-process default: SQLite, in-process agent, no broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Iterable
+from types import FrameType
+
+import uvicorn
+
+from lbaas.api.app import create_app
+from lbaas.bus.base import Nudger
+from lbaas.bus.router import NudgeRouter
+from lbaas.config import Settings
+from lbaas.db.session import Database
+from lbaas.domain.agents import Timing
+from lbaas.providers.haproxy_ns import HaproxyProvider
+from lbaas.services.env import ServiceEnv
+from lbaas.services.wiring import build_providers, provider_names
+
+log = logging.getLogger(__name__)
+
+
+class NoBus:
+    """No broker configured: nothing is published; agents converge on their periodic resync."""
+
+    def publish(self, host: str, lb_ids: Iterable[str]) -> None:
+        pass
+
+    def resync_all(self) -> None:
+        pass
+
+
+def make_nudger(settings: Settings) -> Nudger:
+    if not settings.amqp_url:
+        log.warning("no amqp_url: changes reach agents on their periodic resync only")
+        return NoBus()
+    from lbaas.bus.amqp import AmqpNudger
+
+    return AmqpNudger(settings.amqp_url, prefix=settings.amqp_prefix)
+
+
+def timing(settings: Settings) -> Timing:
+    return Timing.from_heartbeat(down_time=settings.agent_down_time, heartbeat_interval=settings.heartbeat_interval)
+
+
+def _reuseport_socket(bind: str) -> socket.socket:
+    host, _, port = bind.rpartition(":")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host or "127.0.0.1", int(port)))
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_api(settings: Settings, *, log_level: str = "info") -> None:
+    """One stateless API process; run several on the same --bind (SO_REUSEPORT)."""
+    if not settings.internal_secret:
+        log.warning("no internal_secret: the internal agent API refuses every agent")
+    db = Database(settings.db_url())
+    providers = build_providers(settings, db)
+    haproxy = providers["haproxy"]
+    router = NudgeRouter(db, make_nudger(settings))
+    if isinstance(haproxy, HaproxyProvider):
+        haproxy.connect(router.deliver)
+    env = ServiceEnv(settings=settings, providers=providers, default_provider=settings.provider)
+
+    def nudge(ids: set[str]) -> None:
+        for prov in providers.values():
+            prov.nudge(ids)
+
+    db.on_commit = nudge
+    db.before_commit = env.validate_touched
+    app = create_app(db=db, env=env)
+    sock = _reuseport_socket(settings.bind)
+    log.info("lbaas api on http://%s (database %s)", settings.bind, db.url)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False))
+    server.run(sockets=[sock])
+
+
+def _until_signal() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def run_controller(settings: Settings) -> None:
+    from lbaas.scheduler.controller import Controller
+    from lbaas.scheduler.placement import policy
+
+    db = Database(settings.db_url())
+    controller = Controller(
+        db,
+        make_nudger(settings),
+        providers=provider_names(settings, "haproxy"),
+        timing=timing(settings),
+        max_dead_share=settings.failover_max_dead_share,
+        policy=policy(settings.placement_policy),
+        interval=settings.controller_interval,
+        breaker_hold=settings.failover_breaker_hold,
+    )
+    stop = _until_signal()
+    thread = threading.Thread(target=controller.run, name="controller", daemon=True)
+    thread.start()
+    log.info("lbaas controller running (agent_down_time %.1fs)", settings.agent_down_time)
+    stop.wait()
+    controller.stop()
+    thread.join(timeout=5)
+
+
+def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False) -> None:
+    """An agent on this host. ``fake_dataplane`` keeps HAProxy and namespaces in memory (tests only)."""
+    from lbaas.agent.haproxy.process import FakeHaproxyProcess, HaproxyProcess, MasterWorkerHaproxy
+    from lbaas.agent.netns.base import Plumber
+    from lbaas.agent.netns.fake import FakePlumber
+    from lbaas.agent.observe import Observer
+    from lbaas.agent.reconciler import AgentConfig, Reconciler
+    from lbaas.agent.remote import ApiReporter, ApiSource, make_client
+    from lbaas.agent.runtime import Agent
+
+    if not settings.internal_secret:
+        raise SystemExit("the agent needs internal_secret (LBAAS_INTERNAL_SECRET) to talk to the API")
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    client = make_client(endpoint, settings.internal_secret)
+    source = ApiSource(client, host=settings.host, availability_zone=settings.availability_zone)
+    reporter = ApiReporter(client, host=settings.host)
+    plumber: Plumber
+    haproxy: HaproxyProcess
+    if fake_dataplane:
+        plumber, haproxy = FakePlumber(), FakeHaproxyProcess()
+    else:
+        from lbaas.agent.netns.pyroute2_plumber import Pyroute2Plumber
+
+        plumber, haproxy = Pyroute2Plumber(), MasterWorkerHaproxy(settings.haproxy_bin)
+    reconciler = Reconciler(
+        config=AgentConfig(
+            state_dir=settings.state_dir,
+            physical_interface_mappings=settings.physical_interface_mappings,
+            haproxy_user=settings.haproxy_user,
+            haproxy_group=settings.haproxy_group,
+        ),
+        source=source,
+        reporter=reporter,
+        plumber=plumber,
+        haproxy=haproxy,
+    )
+    agent = Agent(
+        reconciler,
+        resync_interval=settings.resync_interval,
+        observe_interval=min(settings.stats_interval, settings.heartbeat_interval),
+        observer=Observer(reconciler, reporter).observe,
+        heartbeat=source.heartbeat,
+    )
+    try:
+        source.heartbeat()  # be known before the first resync; if the API is away, serve what runs
+    except Exception as exc:
+        log.warning("API unreachable at start (%s); serving what runs, retrying", exc)
+    stop = _until_signal()
+    agent.start()
+    consumer = None
+    if settings.amqp_url:
+        from lbaas.bus.amqp import AmqpConsumer
+
+        consumer = AmqpConsumer(settings.amqp_url, host=settings.host, handler=agent, prefix=settings.amqp_prefix)
+        consumer.start()
+    log.info("lbaas agent %s (zone %s) using %s", settings.host, settings.availability_zone, endpoint)
+    stop.wait()
+    if consumer is not None:
+        consumer.stop()
+    agent.stop()

@@ -1,0 +1,1 @@
+"""Pure domain: enums, errors, desired-state specs and status logic. No I/O, no frameworks."""

@@ -1,0 +1,131 @@
+"""The desired state of one load balancer, as the agent receives it: frozen, serialisable, complete.
+
+Field names are the API's. The converter from DB rows is ``lbaas.db.to_spec``; objects that are
+PENDING_DELETE or administratively irrelevant are already filtered out there, so the agent and the
+renderer get exactly what should run.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class HostRouteSpec(_Spec):
+    destination: str
+    nexthop: str
+
+
+class VipSpec(_Spec):
+    address: str
+    prefixlen: int
+    ip_version: int = 4
+    port_id: str
+    mac_address: str
+    subnet_id: str
+    network_id: str
+    gateway_ip: str | None = None
+    mtu: int = 1500
+    host_routes: tuple[HostRouteSpec, ...] = ()
+    network_type: str = "flat"
+    physical_network: str | None = None
+    segmentation_id: int | None = None
+
+
+class SessionPersistenceSpec(_Spec):
+    type: str
+    cookie_name: str | None = None
+    persistence_timeout: int | None = None
+    persistence_granularity: str | None = None
+
+
+class HealthMonitorSpec(_Spec):
+    id: str
+    type: str
+    delay: int
+    timeout: int
+    max_retries: int
+    max_retries_down: int = 3
+    http_method: str | None = None
+    url_path: str | None = None
+    expected_codes: str | None = None
+    http_version: float | None = None
+    domain_name: str | None = None
+    admin_state_up: bool = True
+
+
+class MemberSpec(_Spec):
+    id: str
+    address: str
+    protocol_port: int
+    weight: int = 1
+    backup: bool = False
+    admin_state_up: bool = True
+    monitor_address: str | None = None
+    monitor_port: int | None = None
+    subnet_id: str | None = None
+
+
+class PoolSpec(_Spec):
+    id: str
+    protocol: str
+    lb_algorithm: str
+    admin_state_up: bool = True
+    session_persistence: SessionPersistenceSpec | None = None
+    members: tuple[MemberSpec, ...] = ()
+    healthmonitor: HealthMonitorSpec | None = None
+    tls_enabled: bool = False
+
+
+class L7RuleSpec(_Spec):
+    id: str
+    type: str
+    compare_type: str
+    key: str | None = None
+    value: str
+    invert: bool = False
+    admin_state_up: bool = True
+
+
+class L7PolicySpec(_Spec):
+    id: str
+    action: str
+    position: int
+    redirect_pool_id: str | None = None
+    redirect_url: str | None = None
+    redirect_prefix: str | None = None
+    redirect_http_code: int | None = None
+    admin_state_up: bool = True
+    rules: tuple[L7RuleSpec, ...] = ()
+
+
+class ListenerSpec(_Spec):
+    id: str
+    protocol: str
+    protocol_port: int
+    admin_state_up: bool = True
+    connection_limit: int = -1
+    default_pool_id: str | None = None
+    timeout_client_data: int = 50000
+    timeout_member_connect: int = 5000
+    timeout_member_data: int = 50000
+    timeout_tcp_inspect: int = 0
+    insert_headers: dict[str, str] = {}
+    allowed_cidrs: tuple[str, ...] = ()
+    l7policies: tuple[L7PolicySpec, ...] = ()
+
+
+class LoadBalancerSpec(_Spec):
+    id: str
+    project_id: str
+    admin_state_up: bool = True
+    generation: int
+    binding_epoch: int = 0
+    topology: str = "SINGLE"
+    vip: VipSpec
+    listeners: tuple[ListenerSpec, ...] = ()
+    pools: tuple[PoolSpec, ...] = ()
+    deleting: bool = False

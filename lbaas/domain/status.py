@@ -1,0 +1,286 @@
+"""Operating status and counters from what HAProxy reports, as pure functions of (spec, stat rows).
+
+Why here and pure: the same rules serve the agent (which reads ``show stat``) and any test or tool
+that replays captured rows, and they encode Octavia's user-visible semantics, which must not depend on
+how the rows were fetched. The rows are any objects with the ``StatLike`` attributes
+(``lbaas.agent.haproxy.stats.StatRow`` is one); this module never imports the agent.
+
+Naming contract with the renderer: frontend = listener id, backend = ``<pool_id>:<listener_id>``,
+server = member id (``haproxy_backend_name``).
+
+Rules (Octavia's table, made explicit where it was vague):
+
+member   admin down (or pool admin down) → OFFLINE; no row → OFFLINE (not reported);
+         ``MAINT*`` → OFFLINE; ``DRAIN*`` / ``NOLB*`` → DRAINING; ``DOWN*`` (incl. ``DOWN 1/2``) → ERROR;
+         ``UP*`` (incl. ``UP 1/3``) → ONLINE, or DRAINING with weight 0; ``no check`` → NO_MONITOR,
+         or DRAINING with weight 0; anything else → OFFLINE. A member in several backends (one per
+         listener) takes the worst status.
+pool     admin down or no backend row → OFFLINE; no enabled member → ERROR (HAProxy reports the
+         backend DOWN and answers 503); all enabled members ERROR → ERROR; some → DEGRADED; else
+         ONLINE. NO_MONITOR and DRAINING members count as up.
+listener admin down → OFFLINE; no frontend row → ERROR (should run but does not); ``FULL`` or
+         scur ≥ slim → DEGRADED; ``OPEN`` → ONLINE, lowered to DEGRADED when a pool it routes to is
+         ERROR or DEGRADED (the listener still answers); any other status (``STOP``...) → ERROR.
+hm       OFFLINE when disabled or its pool is OFFLINE; else ONLINE.
+LB       admin down → OFFLINE (and everything under it); any listener or pool ERROR → ERROR; any
+         DEGRADED → DEGRADED; else ONLINE.
+
+UDP/SCTP listeners are not served by HAProxy: they, and pools used only by them, are left out of
+the result for the data-plane layer to report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from lbaas.domain.enums import OperatingStatus
+from lbaas.domain.spec import LoadBalancerSpec, MemberSpec, PoolSpec
+
+_NOT_HAPROXY = frozenset({"UDP", "SCTP"})
+
+
+class StatType(StrEnum):
+    """``show stat`` row type (the numeric ``type`` column 0..3)."""
+
+    FRONTEND = "frontend"
+    BACKEND = "backend"
+    SERVER = "server"
+    LISTENER = "listener"
+
+
+class StatLike(Protocol):
+    """What status and counter logic reads from one ``show stat`` row."""
+
+    @property
+    def pxname(self) -> str: ...
+    @property
+    def svname(self) -> str: ...
+    @property
+    def type(self) -> StatType: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def weight(self) -> int | None: ...
+    @property
+    def scur(self) -> int: ...
+    @property
+    def slim(self) -> int | None: ...
+    @property
+    def stot(self) -> int: ...
+    @property
+    def bin(self) -> int: ...
+    @property
+    def bout(self) -> int: ...
+    @property
+    def ereq(self) -> int: ...
+
+
+def haproxy_backend_name(pool_id: str, listener_id: str) -> str:
+    return f"{pool_id}:{listener_id}"
+
+
+# Worst first: how several observations of one member combine.
+_MEMBER_SEVERITY = (
+    OperatingStatus.ERROR,
+    OperatingStatus.DRAINING,
+    OperatingStatus.OFFLINE,
+    OperatingStatus.NO_MONITOR,
+    OperatingStatus.ONLINE,
+)
+_UPISH = frozenset({OperatingStatus.ONLINE, OperatingStatus.NO_MONITOR, OperatingStatus.DRAINING})
+
+
+def member_status_from_row(row: StatLike) -> OperatingStatus:
+    """One server row → member status (admin state from the spec is applied by the caller)."""
+    status = row.status.strip().upper()
+    drained = row.weight == 0
+    if status.startswith("MAINT"):
+        return OperatingStatus.OFFLINE
+    if status.startswith(("DRAIN", "NOLB")):
+        return OperatingStatus.DRAINING
+    if status.startswith("DOWN"):
+        return OperatingStatus.ERROR
+    if status.startswith("UP"):
+        return OperatingStatus.DRAINING if drained else OperatingStatus.ONLINE
+    if status == "NO CHECK":
+        return OperatingStatus.DRAINING if drained else OperatingStatus.NO_MONITOR
+    return OperatingStatus.OFFLINE
+
+
+def worst(statuses: Iterable[OperatingStatus]) -> OperatingStatus | None:
+    seen = set(statuses)
+    for s in _MEMBER_SEVERITY:
+        if s in seen:
+            return s
+    return None
+
+
+def member_status(member: MemberSpec, pool: PoolSpec, rows: list[StatLike]) -> OperatingStatus:
+    if not member.admin_state_up or not pool.admin_state_up:
+        return OperatingStatus.OFFLINE
+    return worst(member_status_from_row(r) for r in rows) or OperatingStatus.OFFLINE
+
+
+def pool_status(
+    pool: PoolSpec, members: dict[str, OperatingStatus], backend_rows: list[StatLike]
+) -> OperatingStatus:
+    if not pool.admin_state_up or not backend_rows:
+        return OperatingStatus.OFFLINE
+    enabled = [members[m.id] for m in pool.members if m.admin_state_up]
+    if not enabled or all(s == OperatingStatus.ERROR for s in enabled):
+        return OperatingStatus.ERROR
+    if any(s not in _UPISH for s in enabled):
+        return OperatingStatus.DEGRADED
+    return OperatingStatus.ONLINE
+
+
+def frontend_status(row: StatLike | None) -> OperatingStatus:
+    if row is None:
+        return OperatingStatus.ERROR
+    status = row.status.strip().upper()
+    if status == "FULL" or (status == "OPEN" and row.slim and row.scur >= row.slim):
+        return OperatingStatus.DEGRADED
+    if status == "OPEN":
+        return OperatingStatus.ONLINE
+    return OperatingStatus.ERROR
+
+
+@dataclass(frozen=True)
+class OperatingStatuses:
+    """The computed status of every object HAProxy serves, keyed by object id."""
+
+    loadbalancer: OperatingStatus
+    listeners: dict[str, OperatingStatus] = field(default_factory=dict)
+    pools: dict[str, OperatingStatus] = field(default_factory=dict)
+    members: dict[str, OperatingStatus] = field(default_factory=dict)
+    healthmonitors: dict[str, OperatingStatus] = field(default_factory=dict)
+
+    def by_id(self, lb_id: str) -> dict[str, OperatingStatus]:
+        """One flat id → status map (ids are UUIDs, so the kinds cannot collide)."""
+        return {
+            lb_id: self.loadbalancer,
+            **self.listeners,
+            **self.pools,
+            **self.members,
+            **self.healthmonitors,
+        }
+
+
+class _Index:
+    """The rows, grouped the way the rules look them up."""
+
+    def __init__(self, rows: Iterable[StatLike]) -> None:
+        self.frontends: dict[str, StatLike] = {}
+        self.backends: dict[str, list[StatLike]] = {}  # pool id → BACKEND rows
+        self.servers: dict[tuple[str, str], list[StatLike]] = {}  # (pool id, member id) → rows
+        self.pools_of_listener: dict[str, set[str]] = {}
+        for row in rows:
+            if row.type == StatType.FRONTEND:
+                self.frontends[row.pxname] = row
+                continue
+            pool_id, sep, listener_id = row.pxname.partition(":")
+            if not sep:
+                continue
+            if row.type == StatType.BACKEND:
+                self.backends.setdefault(pool_id, []).append(row)
+                self.pools_of_listener.setdefault(listener_id, set()).add(pool_id)
+            elif row.type == StatType.SERVER:
+                self.servers.setdefault((pool_id, row.svname), []).append(row)
+
+
+def compute_statuses(spec: LoadBalancerSpec, rows: Iterable[StatLike]) -> OperatingStatuses:
+    """Operating status of the LB and everything in it that HAProxy serves."""
+    served = [li for li in spec.listeners if li.protocol not in _NOT_HAPROXY]
+    pools = [p for p in spec.pools if p.protocol not in _NOT_HAPROXY]
+
+    if not spec.admin_state_up:
+        off = OperatingStatus.OFFLINE
+        return OperatingStatuses(
+            loadbalancer=off,
+            listeners={li.id: off for li in served},
+            pools={p.id: off for p in pools},
+            members={m.id: off for p in pools for m in p.members},
+            healthmonitors={p.healthmonitor.id: off for p in pools if p.healthmonitor},
+        )
+
+    idx = _Index(rows)
+    members: dict[str, OperatingStatus] = {}
+    pool_st: dict[str, OperatingStatus] = {}
+    hms: dict[str, OperatingStatus] = {}
+    for pool in pools:
+        for m in pool.members:
+            members[m.id] = member_status(m, pool, idx.servers.get((pool.id, m.id), []))
+        pool_st[pool.id] = pool_status(pool, members, idx.backends.get(pool.id, []))
+        if pool.healthmonitor is not None:
+            hm_on = pool.healthmonitor.admin_state_up and pool_st[pool.id] != OperatingStatus.OFFLINE
+            hms[pool.healthmonitor.id] = OperatingStatus.ONLINE if hm_on else OperatingStatus.OFFLINE
+
+    listeners: dict[str, OperatingStatus] = {}
+    for li in served:
+        if not li.admin_state_up:
+            listeners[li.id] = OperatingStatus.OFFLINE
+            continue
+        status = frontend_status(idx.frontends.get(li.id))
+        routed = idx.pools_of_listener.get(li.id, set())
+        if status == OperatingStatus.ONLINE and any(
+            pool_st.get(pid) in (OperatingStatus.ERROR, OperatingStatus.DEGRADED) for pid in routed
+        ):
+            status = OperatingStatus.DEGRADED
+        listeners[li.id] = status
+
+    observed = [*listeners.values(), *pool_st.values()]
+    if OperatingStatus.ERROR in observed:
+        lb = OperatingStatus.ERROR
+    elif OperatingStatus.DEGRADED in observed:
+        lb = OperatingStatus.DEGRADED
+    else:
+        lb = OperatingStatus.ONLINE
+    return OperatingStatuses(
+        loadbalancer=lb, listeners=listeners, pools=pool_st, members=members, healthmonitors=hms
+    )
+
+
+# --- counters ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListenerCounters:
+    """Octavia's five stats, as HAProxy counts them since the worker started (absolute, not deltas:
+    a reload resets them, so whoever stores them must accumulate across reloads)."""
+
+    bytes_in: int = 0
+    bytes_out: int = 0
+    active_connections: int = 0
+    total_connections: int = 0
+    request_errors: int = 0
+
+    def __add__(self, other: ListenerCounters) -> ListenerCounters:
+        return ListenerCounters(
+            self.bytes_in + other.bytes_in,
+            self.bytes_out + other.bytes_out,
+            self.active_connections + other.active_connections,
+            self.total_connections + other.total_connections,
+            self.request_errors + other.request_errors,
+        )
+
+
+def listener_counters(spec: LoadBalancerSpec, rows: Iterable[StatLike]) -> dict[str, ListenerCounters]:
+    """Per listener, from its frontend row (bin, bout, scur, stot, ereq); zeros when not reported."""
+    frontends = {r.pxname: r for r in rows if r.type == StatType.FRONTEND}
+    out: dict[str, ListenerCounters] = {}
+    for li in spec.listeners:
+        row = frontends.get(li.id)
+        out[li.id] = (
+            ListenerCounters(row.bin, row.bout, row.scur, row.stot, row.ereq) if row else ListenerCounters()
+        )
+    return out
+
+
+def loadbalancer_counters(counters: dict[str, ListenerCounters]) -> ListenerCounters:
+    total = ListenerCounters()
+    for c in counters.values():
+        total = total + c
+    return total

@@ -1,0 +1,24 @@
+"""Checks for user strings that may reach a config file: no CR, LF or other control characters.
+
+Used twice: by the API on input, and by the renderer just before text is written into haproxy.cfg.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def has_control_chars(value: str) -> bool:
+    return bool(_CONTROL.search(value))
+
+
+class UnsafeText(ValueError):
+    pass
+
+
+def ensure_safe(value: str, what: str = "value") -> str:
+    if has_control_chars(value):
+        raise UnsafeText(f"{what} contains control characters")
+    return value

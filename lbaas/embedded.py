@@ -1,0 +1,88 @@
+"""The all-in-one wiring: one process, one database, the providers and an agent in-process, uvicorn serving."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from lbaas.api.app import create_app
+from lbaas.config import Settings
+from lbaas.db.lifecycle import pending_lb_ids
+from lbaas.db.migrate import upgrade
+from lbaas.db.session import Database
+from lbaas.providers.haproxy_ns import HaproxyProvider
+from lbaas.services.env import ServiceEnv
+from lbaas.services.wiring import build_providers
+from lbaas.services.wiring import provider_names as _names
+
+log = logging.getLogger(__name__)
+
+
+def start_agent(settings: Settings, db: Database, provider: HaproxyProvider) -> object:
+    """The in-process agent for the haproxy provider (needs root, haproxy and iproute2)."""
+    from lbaas.agent.haproxy.process import MasterWorkerHaproxy
+    from lbaas.agent.netns.pyroute2_plumber import Pyroute2Plumber
+    from lbaas.agent.observe import Observer
+    from lbaas.agent.reconciler import AgentConfig, Reconciler
+    from lbaas.agent.reporter import DbReporter
+    from lbaas.agent.runtime import Agent
+    from lbaas.agent.source import DbSource
+
+    source = DbSource(
+        db, host=settings.host, providers=_names(settings, "haproxy"), availability_zone=settings.availability_zone
+    )
+    reporter = DbReporter(db, host=settings.host)
+    reconciler = Reconciler(
+        config=AgentConfig(
+            state_dir=settings.state_dir,
+            physical_interface_mappings=settings.physical_interface_mappings,
+            haproxy_user=settings.haproxy_user,
+            haproxy_group=settings.haproxy_group,
+        ),
+        source=source,
+        reporter=reporter,
+        plumber=Pyroute2Plumber(),
+        haproxy=MasterWorkerHaproxy(settings.haproxy_bin),
+    )
+    observer = Observer(reconciler, reporter)
+    agent = Agent(
+        reconciler,
+        resync_interval=settings.resync_interval,
+        observe_interval=settings.stats_interval,
+        observer=observer.observe,
+        heartbeat=source.heartbeat,
+    )
+    provider.connect(agent.nudge)
+    agent.start()
+    return agent
+
+
+def run_embedded(settings: Settings, *, log_level: str = "info") -> None:
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.db_url()
+    upgrade(url)
+    db = Database(url)
+    providers = build_providers(settings, db)
+    if settings.provider not in providers:
+        raise SystemExit(f"provider {settings.provider!r} is not available (have: {', '.join(providers)})")
+    env = ServiceEnv(settings=settings, providers=providers, default_provider=settings.provider)
+
+    def nudge(ids: set[str]) -> None:
+        # Ids only; each provider picks the LBs that are its own.
+        for prov in providers.values():
+            prov.nudge(ids)
+
+    db.on_commit = nudge
+    db.before_commit = env.validate_touched
+    haproxy = providers["haproxy"]
+    if settings.provider == "haproxy" and isinstance(haproxy, HaproxyProvider):
+        start_agent(settings, db, haproxy)
+    with db.read() as s:
+        pending = pending_lb_ids(s)
+    if pending:  # anything a previous run left pending is reconciled now (state, not messages)
+        nudge(set(pending))
+    host, _, port = settings.bind.rpartition(":")
+    app = create_app(db=db, env=env)
+    log.info("lbaas serving on http://%s:%s (provider %s, database %s)", host, port, settings.provider, url)
+    uvicorn.run(app, host=host or "127.0.0.1", port=int(port), log_level=log_level, access_log=False)

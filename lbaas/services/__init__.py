@@ -1,0 +1,1 @@
+"""Use-cases, framework-free: validate → lock (CAS) → write → bump generation → commit → nudge."""

@@ -1,0 +1,199 @@
+"""Agents: what the internal agent API and the operator's agent endpoints do with the database.
+
+An agent is known by its host name: a heartbeat creates or refreshes its row, so there is no
+separate registration step to lose. Everything an agent reads or reports is fenced by the binding:
+
+* ``assigned`` lists only the LBs bound to that agent now, with their generations;
+* ``spec_for`` answers None for an LB bound elsewhere (the agent tears its copy down);
+* ``applied``, ``operating`` and ``stats`` from an agent the LB is no longer bound to change nothing.
+
+A re-bind (controller failover, drain) also bumps the generation, so even a report that was in
+flight across the move carries a stale generation and ``lifecycle.complete`` ignores it.
+
+Stats deltas are accumulated as sent; a retried request after a lost reply can count twice, an
+accepted inaccuracy for counters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lbaas.db import lifecycle
+from lbaas.db import models as m
+from lbaas.db.session import nudge_after_commit
+from lbaas.db.to_spec import to_spec
+from lbaas.domain import errors
+from lbaas.domain.agents import AgentView, Breaker, Timing, breaker, liveness
+from lbaas.domain.spec import LoadBalancerSpec
+from lbaas.services import amphorae
+
+STAT_FIELDS = ("bytes_in", "bytes_out", "active_connections", "total_connections", "request_errors")
+GAUGES = ("active_connections",)
+
+
+def precise_utcnow() -> dt.datetime:
+    """Heartbeats keep their microseconds: liveness is judged in seconds, not whole-second steps."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def heartbeat(s: Session, host: str, availability_zone: str | None) -> m.Agent:
+    agent = s.scalar(select(m.Agent).where(m.Agent.host == host))
+    if agent is None:
+        agent = m.Agent(id=m.new_id(), host=host, availability_zone=availability_zone)
+        s.add(agent)
+    elif agent.availability_zone != availability_zone:
+        agent.availability_zone = availability_zone
+    agent.last_heartbeat = precise_utcnow()
+    s.flush()
+    return agent
+
+
+def _agent_id(s: Session, host: str) -> str | None:
+    return s.scalar(select(m.Agent.id).where(m.Agent.host == host))
+
+
+def assigned(s: Session, host: str) -> dict[str, int]:
+    agent_id = _agent_id(s, host)
+    if agent_id is None:
+        return {}
+    rows = s.execute(select(m.LoadBalancer.id, m.LoadBalancer.generation).where(m.LoadBalancer.agent_id == agent_id))
+    return {lb_id: gen for lb_id, gen in rows}
+
+
+def _bound_lb(s: Session, host: str, lb_id: str) -> m.LoadBalancer | None:
+    lb = s.get(m.LoadBalancer, lb_id, populate_existing=True)
+    if lb is None or lb.agent_id is None or lb.agent_id != _agent_id(s, host):
+        return None
+    return lb
+
+
+def spec_for(s: Session, host: str, lb_id: str) -> LoadBalancerSpec | None:
+    lb = _bound_lb(s, host, lb_id)
+    return to_spec(s, lb) if lb is not None else None
+
+
+def applied(s: Session, host: str, lb_id: str, generation: int, *, ok: bool, message: str | None = None) -> bool:
+    """Complete ``generation`` if the LB is still bound to ``host``; True when it counted."""
+    if _bound_lb(s, host, lb_id) is None:
+        return False
+    done = lifecycle.complete(s, lb_id, generation, ok=ok, message=message)
+    lb = s.get(m.LoadBalancer, lb_id)
+    if done and ok and lb is not None and lb.provisioning_status == "ACTIVE":
+        amphorae.ensure_amphora(s, lb, host)
+    return done
+
+
+def record_operating(s: Session, lb: m.LoadBalancer, statuses: Mapping[str, str]) -> None:
+    objs: dict[str, Any] = {lb.id: lb}
+    for obj in lifecycle.iter_tree(lb):
+        objs[obj.id] = obj
+    for oid, status in statuses.items():
+        obj = objs.get(oid)
+        if obj is not None and obj.operating_status != status:
+            obj.operating_status = status
+
+
+def record_stats(s: Session, lb_id: str, deltas: Mapping[str, Mapping[str, int]]) -> None:
+    for listener_id, counters in deltas.items():
+        row = s.get(m.ListenerStats, listener_id)
+        if row is None:
+            row = m.ListenerStats(listener_id=listener_id, loadbalancer_id=lb_id, **dict.fromkeys(STAT_FIELDS, 0))
+            s.add(row)
+        for f in STAT_FIELDS:
+            if f in counters:
+                value = counters[f] if f in GAUGES else getattr(row, f) + counters[f]
+                setattr(row, f, value)
+
+
+def operating(s: Session, host: str, lb_id: str, statuses: Mapping[str, str]) -> bool:
+    lb = _bound_lb(s, host, lb_id)
+    if lb is None:
+        return False
+    record_operating(s, lb, statuses)
+    return True
+
+
+def stats(s: Session, host: str, lb_id: str, deltas: Mapping[str, Mapping[str, int]]) -> bool:
+    if _bound_lb(s, host, lb_id) is None:
+        return False
+    record_stats(s, lb_id, deltas)
+    return True
+
+
+# --------------------------------------------------------------------------- operator view
+
+
+def views(s: Session) -> list[AgentView]:
+    loads = dict(
+        s.execute(
+            select(m.LoadBalancer.agent_id, func.count())
+            .where(m.LoadBalancer.agent_id.is_not(None))
+            .group_by(m.LoadBalancer.agent_id)
+        ).all()
+    )
+    return [
+        AgentView(
+            id=a.id,
+            host=a.host,
+            availability_zone=a.availability_zone,
+            admin_state_up=a.admin_state_up,
+            last_heartbeat=a.last_heartbeat,
+            load=int(loads.get(a.id, 0)),
+        )
+        for a in s.scalars(select(m.Agent).order_by(m.Agent.host))
+    ]
+
+
+def agent_view(a: AgentView, now: dt.datetime, timing: Timing) -> dict[str, Any]:
+    state = liveness(a.last_heartbeat, now, timing)
+    return {
+        "id": a.id,
+        "host": a.host,
+        "availability_zone": a.availability_zone,
+        "admin_state_up": a.admin_state_up,
+        "alive": state == "ALIVE",
+        "liveness": str(state),
+        "loadbalancer_count": a.load,
+        "last_heartbeat": a.last_heartbeat.isoformat() if a.last_heartbeat else None,
+    }
+
+
+def fleet_breaker(s: Session, timing: Timing, *, max_share: float) -> Breaker:
+    return breaker(views(s), precise_utcnow(), timing, max_share=max_share)
+
+
+def get(s: Session, agent_id: str) -> m.Agent:
+    agent = s.get(m.Agent, agent_id) or s.scalar(select(m.Agent).where(m.Agent.host == agent_id))
+    if agent is None:
+        raise errors.NotFound("Agent", agent_id)
+    return agent
+
+
+def set_admin_state(s: Session, agent_id: str, up: bool) -> m.Agent:
+    """Disabled agents get no new load balancers; the ones they run stay (see ``drain``)."""
+    agent = get(s, agent_id)
+    agent.admin_state_up = up
+    s.flush()
+    return agent
+
+
+def drain(s: Session, agent_id: str) -> list[str]:
+    """Disable the agent and unbind its load balancers; the controller places them elsewhere.
+
+    Each LB gets a new binding epoch and generation (a new instance is built on the new agent);
+    the old agent, nudged, sees them as no longer its own and tears its copies down.
+    """
+    agent = set_admin_state(s, agent_id, False)
+    moved = []
+    for lb_id, epoch in s.execute(
+        select(m.LoadBalancer.id, m.LoadBalancer.binding_epoch).where(m.LoadBalancer.agent_id == agent.id)
+    ).all():
+        if lifecycle.rebind(s, lb_id, from_agent_id=agent.id, from_epoch=epoch, to_agent_id=None, rebuild=True):
+            nudge_after_commit(s, lb_id)
+            moved.append(lb_id)
+    return moved

@@ -1,0 +1,122 @@
+"""Amphorae: Octavia's admin view of where each load balancer runs.
+
+We have no service VMs. An "amphora" here is one running instance of a load balancer: its HAProxy
+in a namespace on an agent host. ``compute_id`` is that host, ``ha_ip``/``ha_port_id`` are the VIP
+and its port (the namespace holds the VIP itself, so there is no separate VRRP address).
+Only STANDALONE instances exist until ACTIVE_STANDBY is built.
+
+The record is written by whatever runs the LB: the agent when it has applied a generation, the
+noop provider (through its ``on_active`` hook) in API-only deployments, via ``ensure_amphora``.
+Deleting the LB removes its amphorae (``db.lifecycle._delete_lb``).
+
+Failover and config push act on the amphora's load balancer through the same compare-and-set lock
+as every other change, so they follow Octavia's status rules (ACTIVE/ERROR for failover, ACTIVE for
+a config push).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lbaas.db import lifecycle
+from lbaas.db import models as m
+from lbaas.domain import errors
+from lbaas.services import load_balancers
+from lbaas.services.common import nudge_after_commit
+from lbaas.services.context import RequestContext
+
+STAT_FIELDS = ("active_connections", "bytes_in", "bytes_out", "request_errors", "total_connections")
+
+
+def ensure_amphora(s: Session, lb: m.LoadBalancer, agent_host: str) -> m.Amphora:
+    """Create or refresh the STANDALONE record of ``lb`` running on ``agent_host``; mark it ALLOCATED.
+
+    Idempotent: an unchanged record is not rewritten (its updated_at stays).
+    """
+    agent = s.scalars(select(m.Agent).where(m.Agent.host == agent_host)).first()
+    amp = s.scalars(
+        select(m.Amphora).where(m.Amphora.loadbalancer_id == lb.id, m.Amphora.role == "STANDALONE")
+    ).first()
+    if amp is None:  # (no query after this add: an autoflush would turn one INSERT into INSERT + UPDATE)
+        amp = m.Amphora(id=m.new_id(), loadbalancer_id=lb.id, role="STANDALONE")
+        s.add(amp)
+    wanted: dict[str, Any] = {
+        "agent_id": agent.id if agent is not None else None,
+        "compute_id": agent_host,
+        "ha_ip": lb.vip_address,
+        "ha_port_id": lb.vip_port_id,
+        "cached_zone": (agent.availability_zone if agent is not None else None) or lb.availability_zone,
+        "status": "ALLOCATED",
+    }
+    for name, value in wanted.items():
+        if getattr(amp, name) != value:
+            setattr(amp, name, value)
+    s.flush()
+    return amp
+
+
+def get(s: Session, amphora_id: str) -> m.Amphora:
+    amp = s.get(m.Amphora, amphora_id)
+    if amp is None:
+        raise errors.NotFound("Amphora", amphora_id)
+    return amp
+
+
+def stats(s: Session, amphora_id: str) -> list[dict[str, Any]]:
+    """One entry per listener of the amphora's LB (zeros until the agent reports)."""
+    amp = get(s, amphora_id)
+    if amp.loadbalancer_id is None:
+        return []
+    listeners = s.scalars(
+        select(m.Listener.id)
+        .where(m.Listener.loadbalancer_id == amp.loadbalancer_id)
+        .order_by(m.Listener.created_at, m.Listener.id)
+    )
+    rows = {
+        r.listener_id: r
+        for r in s.scalars(select(m.ListenerStats).where(m.ListenerStats.loadbalancer_id == amp.loadbalancer_id))
+    }
+    out = []
+    for listener_id in listeners:
+        row = rows.get(listener_id)
+        out.append(
+            {
+                "id": amp.id,
+                "listener_id": listener_id,
+                "loadbalancer_id": amp.loadbalancer_id,
+                **{f: getattr(row, f) if row is not None else 0 for f in STAT_FIELDS},
+            }
+        )
+    return out
+
+
+def _lb_id(amp: m.Amphora) -> str:
+    if amp.loadbalancer_id is None:
+        raise errors.Conflict(f"Amphora {amp.id} is not serving a load balancer.")
+    return amp.loadbalancer_id
+
+
+def failover(s: Session, ctx: RequestContext, amphora_id: str) -> None:
+    """Replace this instance: the same as failing over its load balancer (ACTIVE or ERROR → PENDING_UPDATE)."""
+    load_balancers.failover(s, ctx, _lb_id(get(s, amphora_id)))
+
+
+def push_config(s: Session, amphora_id: str) -> None:
+    """Re-render and reload the instance's configuration: a new generation of its LB (ACTIVE only)."""
+    lb_id = _lb_id(get(s, amphora_id))
+    lifecycle.cas_lock_lb(s, lb_id, child=False)
+    nudge_after_commit(s, lb_id)
+
+
+def delete(s: Session, amphora_id: str) -> None:
+    """Forget a failed instance (status ERROR only); its LB is nudged so a healthy one is put back."""
+    amp = get(s, amphora_id)
+    if amp.status != "ERROR":
+        raise errors.ImmutableObject("Amphora", amp.id)
+    lb_id = amp.loadbalancer_id
+    s.delete(amp)
+    if lb_id is not None:
+        nudge_after_commit(s, lb_id)

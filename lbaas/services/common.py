@@ -1,0 +1,66 @@
+"""Helpers every use-case shares: visible-or-404 loads, quota checks, after-commit nudges, tags."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lbaas.db import models as m
+from lbaas.db.session import nudge_after_commit
+from lbaas.domain import errors
+from lbaas.services.context import RequestContext
+
+T = TypeVar("T")
+
+__all__ = ["apply_fields", "check_quota", "load", "nudge_after_commit", "set_tags"]
+
+def load(s: Session, model: type[T], ident: str, ctx: RequestContext, resource: str) -> T:
+    """The row, if it exists, is not deleted, and the caller may see it; else 404 (never 403)."""
+    obj = s.get(model, ident)
+    if obj is None or getattr(obj, "provisioning_status", None) == "DELETED" or not ctx.can_see(obj):
+        raise errors.NotFound(resource, ident)
+    return obj
+
+
+def set_tags(obj: Any, tags: list[str] | None) -> None:
+    if tags is not None:
+        obj.tags = list(dict.fromkeys(tags))
+
+
+def apply_fields(obj: Any, data: dict[str, Any], fields: tuple[str, ...]) -> None:
+    for name in fields:
+        if name in data:
+            setattr(obj, name, data[name])
+
+
+QUOTA_MODELS: dict[str, Any] = {
+    "loadbalancer": m.LoadBalancer,
+    "listener": m.Listener,
+    "pool": m.Pool,
+    "member": m.Member,
+    "healthmonitor": m.HealthMonitor,
+    "l7policy": m.L7Policy,
+    "l7rule": m.L7Rule,
+}
+
+
+def check_quota(s: Session, project_id: str, resource: str, adding: int, defaults: dict[str, int]) -> None:
+    """403 when adding ``adding`` objects of ``resource`` would exceed the project's quota (-1: unlimited)."""
+    if adding <= 0:
+        return
+    row = s.get(m.Quota, project_id)
+    limit = getattr(row, resource, None) if row is not None else None
+    if limit is None:
+        limit = defaults.get(resource, -1)
+    if limit < 0:
+        return
+    model = QUOTA_MODELS[resource]
+    used = s.scalar(
+        select(func.count())
+        .select_from(model)
+        .where(model.project_id == project_id, model.provisioning_status != "DELETED")
+    )
+    if (used or 0) + adding > limit:
+        raise errors.QuotaExceeded(resource)

@@ -1,0 +1,1 @@
+from tests.dataplane.harness import service  # noqa: F401  (fixture)
