@@ -13,6 +13,7 @@ import time
 import traceback
 from pathlib import Path
 
+import bench.common
 from bench.common import DEFAULT_OUT, DOC, Report, loadavg, missing_requirements, terminate_as_exception, update_doc
 
 BENCHMARKS = {
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         print(f"bench: {reason}", file=sys.stderr)
         return 2
+    bench.common.QUICK_NAMES = args.quick
     out = args.out or DEFAULT_OUT
     doc = args.doc or DOC
     names = args.names or list(BENCHMARKS)

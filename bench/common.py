@@ -2,7 +2,8 @@
 client namespace, fast static members, wrk, statistics, tables, CSV, plots and the doc.
 
 Naming and addresses (other suites run on the same machine at the same time): host names start with
-``bn-`` (namespaces ``lbh-bn-…``), hand-made namespaces with ``bnfloor-``, hand-made veths with ``bnf``;
+``bn-`` (namespaces ``lbh-bn-…``; ``bq-`` in --quick runs, so the smoke test never meets a full run),
+hand-made namespaces with ``bnfloor-``, hand-made veths with ``bnf`` (``bnfloor-q…``/``bnfq…`` in quick runs);
 every address is in 10.254.0.0/16; API ports are in 19700–19799. Everything is removed on the way out,
 by pid and by the names this run created, also on an exception or SIGTERM.
 """
@@ -476,6 +477,9 @@ def terminate_as_exception() -> Iterator[None]:
             signal.signal(s, h)
 
 
+QUICK_NAMES = False  # set by ``python -m bench --quick``
+
+
 class BenchEnv:
     """A fresh ``lbaas serve`` (own state dir, port in 19700–19799), its hosts and this run's floors."""
 
@@ -483,9 +487,11 @@ class BenchEnv:
         if not re.fullmatch(r"[a-z0-9]{1,5}", tag):
             raise ValueError("tag: 1-5 lowercase letters or digits")
         self.tag = tag
-        self.prefix = f"bn-{tag}-"
+        # quick runs (the smoke test, CI) get their own names, so they never clobber a full run beside them
+        family = "bq" if QUICK_NAMES else "bn"
+        self.prefix = f"{family}-{tag}-"
         self.extra = extra or []
-        self.dir = Path(tempfile.mkdtemp(prefix=f"bn-{tag}-", dir="/tmp"))
+        self.dir = Path(tempfile.mkdtemp(prefix=self.prefix, dir="/tmp"))
         self.port = 0
         self._svc: Service | None = None
         self.floors: list[FloorLb] = []
@@ -548,7 +554,7 @@ class BenchEnv:
         return ip
 
     def floor(self, name: str, net_id: str, vip: str, prefixlen: int, members: list[str], **kw: Any) -> FloorLb:
-        fl = FloorLb(f"{self.tag}{name}"[:8], bridge_name(net_id), vip, prefixlen, members,
+        fl = FloorLb(f"{'q' if QUICK_NAMES else ''}{self.tag}{name}"[:8], bridge_name(net_id), vip, prefixlen, members,
                      self.dir / "floor" / name, **kw)
         remove_floor_leftovers(fl.ns, fl.tap)  # a previous run killed hard
         self.floors.append(fl)
