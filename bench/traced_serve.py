@@ -51,6 +51,7 @@ def install() -> None:
         (pyroute2_plumber.Pyroute2Plumber, "ensure_port", "plumb: port + GARP"),
         (process.MasterWorkerHaproxy, "check", "haproxy -c"),
         (reconciler.Reconciler, "_save_server_state", "save server state"),
+        (process.MasterWorkerHaproxy, "runtime", "runtime API command"),
         (process.MasterWorkerHaproxy, "ensure_running", "haproxy start"),
         (process.MasterWorkerHaproxy, "reload", "haproxy reload"),
         (reporter.DbReporter, "applied", "report applied"),

@@ -1,8 +1,10 @@
 """Reconcile one load balancer, from its id alone: read desired, observe actual, converge. The file to read first.
 
     desired is None or deleting  →  stop HAProxy, remove the namespace and files; report the delete
-    desired present              →  ensure bridge, namespace, VIP port (fixed MAC, GARP);
-                                    render; if the text differs from what runs: check (haproxy -c),
+    desired present              →  render; a members-only change to an LB this process runs is
+                                    applied live over the runtime API, then checked and swapped in
+                                    (no reload); otherwise ensure bridge, namespace, VIP port (fixed
+                                    MAC, GARP); if the text differs from what runs: check (haproxy -c),
                                     swap atomically, reload (or start); else make sure it runs;
                                     report the generation applied
 
@@ -16,6 +18,7 @@ kernel or process errors are retried with backoff and reported as ERROR after a 
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import logging
@@ -28,6 +31,7 @@ from pathlib import Path
 from lbaas.agent.haproxy.options import RenderOptions
 from lbaas.agent.haproxy.process import ConfigRejected, HaproxyProcess
 from lbaas.agent.haproxy.render import render_haproxy
+from lbaas.agent.haproxy.runtime_plan import plan_runtime
 from lbaas.agent.netns.base import NetworkPlug, Plumber, PortPlug, ns_name
 from lbaas.agent.paths import LbPaths
 from lbaas.agent.reporter import StatusReporter
@@ -38,6 +42,7 @@ from lbaas.domain.spec import LoadBalancerSpec, VipSpec
 log = logging.getLogger(__name__)
 
 REPORT_ERROR_AFTER = 3
+DELETE_RETRY_S = 2.0
 
 
 def _digest(text: str) -> str:
@@ -73,12 +78,15 @@ class Reconciler:
         self.plumber = plumber
         self.haproxy = haproxy
         self._lock = threading.Lock()
+        self._checker: concurrent.futures.ThreadPoolExecutor | None = None
         self._failures: dict[str, int] = {}
         self._reported: dict[str, int] = {}  # lb_id → generation last reported ok (skip idle re-reports)
         self._epochs: dict[str, int] = {}
         self._rejected_gen: dict[str, int] = {}  # lb_id → generation whose refusal was reported
         self._refused: dict[str, tuple[str, str]] = {}  # lb_id → (config text, HAProxy's words) refused
         self._networks: dict[str, NetworkPlug] = {}  # lb_id → the VIP network recorded on disk
+        # lb_id → "del server" commands HAProxy refused (connections still open); retried while pending
+        self._pending_deletes: dict[str, set[str]] = {}
         # lb_id → the desired state now running here (what the observer measures against).
         self.applied: dict[str, LoadBalancerSpec] = {}
         # LBs whose HAProxy this agent process found running and left untouched (neither started nor
@@ -139,6 +147,8 @@ class Reconciler:
         if self._reported.get(lb_id) != desired.generation:
             self.reporter.applied(lb_id, desired.generation, ok=True)
             self._reported[lb_id] = desired.generation
+        if lb_id in self._pending_deletes:
+            return Outcome(ok=True, requeue_after=DELETE_RETRY_S)
         return Outcome(ok=True)
 
     # ------------------------------------------------------------------ converge
@@ -153,39 +163,115 @@ class Reconciler:
             self.haproxy.stop(paths)
             self.plumber.remove_namespace(ns)
             self.adopted.discard(lb_id)
-        network = network_plug(desired.vip)
-        self._remember_network(lb_id, network, paths)
-        self.plumber.ensure_bridge(network, self.config.physical_interface_mappings)
-        self.plumber.ensure_namespace(ns)
-        self.plumber.ensure_port(ns, PortPlug.from_vip(desired.vip))
         text = render_haproxy(desired, self.options(paths))
         current = paths.cfg.read_text() if paths.cfg.exists() else None
         running = self.haproxy.is_running(paths) is not None
+        if running and current is not None and text != current and self._apply_live(desired, paths, text, current):
+            self._store_epoch(desired, paths)
+            self.applied[lb_id] = desired
+            return
+        # ``haproxy -c`` is a process of its own: it runs while this thread plumbs (both take ~50 ms)
+        checking = self._check_in_background(text, paths) if text != current else None
+        try:
+            network = network_plug(desired.vip)
+            self._remember_network(lb_id, network, paths)
+            self.plumber.ensure_bridge(network, self.config.physical_interface_mappings)
+            self.plumber.ensure_namespace(ns)
+            self.plumber.ensure_port(ns, PortPlug.from_vip(desired.vip))
+        except BaseException:
+            if checking is not None:
+                concurrent.futures.wait([checking])  # never leave a check writing haproxy.cfg.new behind
+            raise
         first_pass = lb_id not in self.applied
         # haproxy.cfg is what was checked and swapped in; ``loaded`` is what the running HAProxy confirmed
         # it runs. They differ after a reload failed, or the agent died between swap and reload: then the
         # file is right and the process is not, and only a reload fixes it.
         loaded = running and self._loaded(paths) == _digest(text)
         if text == current and (loaded or not running):
+            if running and lb_id in self._pending_deletes:
+                self._retry_deletes(paths)
             if not running:
                 self.haproxy.ensure_running(paths, ns)
+                self._pending_deletes.pop(lb_id, None)
                 self._mark_loaded(paths, text)
                 self.adopted.discard(lb_id)
             elif first_pass:
                 self.adopted.add(lb_id)  # a previous agent process started it; we only watch it
         else:
             if text != current:
-                self._check(text, paths, ns, running=running, has_config=current is not None)
+                self._check(text, paths, ns, running=running, has_config=current is not None, checking=checking)
                 self.haproxy.swap(paths)
             if running:
                 self._save_server_state(paths)
                 self.haproxy.reload(paths)
             else:
                 self.haproxy.ensure_running(paths, ns)
+            self._pending_deletes.pop(lb_id, None)  # a new process has exactly the config's servers
             self._mark_loaded(paths, text)
             self.adopted.discard(lb_id)
         self._store_epoch(desired, paths)
         self.applied[lb_id] = desired
+
+    # ------------------------------------------------------------------ live member changes
+
+    def _apply_live(self, desired: LoadBalancerSpec, paths: LbPaths, text: str, current: str) -> bool:
+        """Apply a members-only change through the runtime API, then check and swap the file so that a
+        later reload (or a new agent) converges to the same state. False when the change is not purely
+        member-level, or this process does not know it runs ``current``, or a runtime command failed:
+        then the caller checks and reloads as usual (which also undoes a partial runtime change).
+
+        The plumbing is not re-verified here: only an LB this agent process already converged, with the
+        same VIP, gets here, and the periodic resync still runs the full path."""
+        lb_id = desired.id
+        last = self.applied.get(lb_id)
+        if last is None or last.vip != desired.vip or self._loaded(paths) != _digest(current):
+            return False
+        plan = plan_runtime(current, text)
+        if not plan:
+            return False
+        pending: set[str] = set()
+        for cmd in plan:
+            try:
+                answer = self.haproxy.runtime(paths, cmd.text).strip()
+            except Exception as exc:
+                answer = f"<{exc}>"
+            if answer == cmd.expect:
+                continue
+            if cmd.best_effort:
+                pending.add(cmd.text)
+                continue
+            log.warning("runtime change of %s failed at %r (%s); reloading instead", lb_id, cmd.text, answer)
+            return False
+        ns = ns_name(lb_id)
+        try:
+            self._check(text, paths, ns, running=True, has_config=True)
+        except ConfigRejected:
+            # cannot happen for a text that differs from a checked one by server lines HAProxy just took;
+            # if it does, put the process back on the file that still is the live config
+            self._save_server_state(paths)
+            self.haproxy.reload(paths)
+            self._pending_deletes.pop(lb_id, None)
+            raise
+        self.haproxy.swap(paths)
+        self._mark_loaded(paths, text)
+        if pending:
+            self._pending_deletes.setdefault(lb_id, set()).update(pending)
+        return True
+
+    def _retry_deletes(self, paths: LbPaths) -> None:
+        """``del server`` for servers removed live that still had connections: retried on later passes
+        until HAProxy takes it (they sit in maintenance meanwhile; a reload drops them too)."""
+        pending = self._pending_deletes.get(paths.lb_id, set())
+        for command in sorted(pending):
+            try:
+                answer = self.haproxy.runtime(paths, command).strip()
+            except Exception as exc:
+                log.debug("retry %r for %s: %s", command, paths.lb_id, exc)
+                continue
+            if answer in ("Server deleted.", "No such server."):
+                pending.discard(command)
+        if not pending:
+            self._pending_deletes.pop(paths.lb_id, None)
 
     @staticmethod
     def _loaded(paths: LbPaths) -> str | None:
@@ -200,7 +286,17 @@ class Reconciler:
         tmp.write_text(_digest(text))
         tmp.replace(paths.loaded)
 
-    def _check(self, text: str, paths: LbPaths, ns: str, *, running: bool, has_config: bool) -> None:
+    def _check_in_background(self, text: str, paths: LbPaths) -> concurrent.futures.Future[None] | None:
+        refused = self._refused.get(paths.lb_id)
+        if refused is not None and refused[0] == text:
+            return None  # refused already: _check says so without running HAProxy
+        with self._lock:
+            if self._checker is None:
+                self._checker = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="haproxy-check")
+            return self._checker.submit(self.haproxy.check, text, paths)
+
+    def _check(self, text: str, paths: LbPaths, ns: str, *, running: bool, has_config: bool,
+               checking: concurrent.futures.Future[None] | None = None) -> None:
         """``haproxy -c`` the new text, once per distinct text: a refused text is remembered and refused
         again without running HAProxy (resyncs come every 30 s). When refused, the last good config
         keeps serving, and is started again if its HAProxy died meanwhile."""
@@ -209,7 +305,10 @@ class Reconciler:
         try:
             if refused is not None and refused[0] == text:
                 raise ConfigRejected(refused[1])
-            self.haproxy.check(text, paths)
+            if checking is not None:
+                checking.result()  # the check started in the background on this same text
+            else:
+                self.haproxy.check(text, paths)
         except ConfigRejected as exc:
             self._refused[lb_id] = (text, exc.output)
             if not running and has_config:
@@ -285,5 +384,6 @@ class Reconciler:
         self._rejected_gen.pop(lb_id, None)
         self._refused.pop(lb_id, None)
         self._networks.pop(lb_id, None)
+        self._pending_deletes.pop(lb_id, None)
         self.applied.pop(lb_id, None)
         self.adopted.discard(lb_id)

@@ -354,6 +354,9 @@ class FakeHaproxyProcess:
 
     reject: Callable[[str], str | None] | None = None
     responses: dict[str, str] = field(default_factory=dict)
+    # answer member commands (add/del/enable/set server) as HAProxy 2.6 does; off: "" to everything,
+    # which the reconciler takes as a failed live change (it then reloads)
+    live_runtime: bool = False
     lbs: dict[LbPaths, FakeLb] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     _next_pid: int = 100000
@@ -424,7 +427,14 @@ class FakeHaproxyProcess:
         if lb.pid is None:
             raise HaproxyError(f"stats socket of {paths.lb_id} unreachable")
         lb.runtime_log.append(command)
-        return self.responses.get(command, "")
+        if command in self.responses:
+            return self.responses[command]
+        if self.live_runtime:
+            if command.startswith("add server "):
+                return "New server registered.\n"
+            if command.startswith("del server "):
+                return "Server deleted.\n"
+        return ""
 
 
 __all__ = [
