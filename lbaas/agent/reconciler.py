@@ -229,6 +229,9 @@ class Reconciler:
         plan = plan_runtime(current, text)
         if not plan:
             return False
+        refused = self._refused.get(lb_id)
+        if refused is not None and refused[0] == text:
+            raise ConfigRejected(refused[1])  # refused already: neither applied live nor checked again
         pending: set[str] = set()
         for cmd in plan:
             try:

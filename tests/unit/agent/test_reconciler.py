@@ -21,7 +21,7 @@ from lbaas.agent.haproxy.process import FakeHaproxyProcess, HaproxyError
 from lbaas.agent.netns.base import PlumbingError, ns_name
 from lbaas.agent.netns.fake import FakePlumber
 from lbaas.agent.reconciler import REPORT_ERROR_AFTER, AgentConfig, Reconciler
-from lbaas.agent.workqueue import WorkQueue
+from lbaas.agent.workqueue import Outcome, WorkQueue
 from lbaas.domain.spec import LoadBalancerSpec
 from tests.unit.agent.haproxy.cases import http_lb, member
 
@@ -423,3 +423,82 @@ def test_a_swap_whose_reload_failed_is_reloaded_on_the_next_pass(w: World, new_a
     w.reset_calls()
     assert w.rec.reconcile(LB).ok
     assert w.verbs() == []
+
+
+# ---------------------------------------------------------------------------------------------- live member changes
+
+
+@pytest.fixture
+def live(w: World) -> World:
+    """A World whose fake HAProxy answers member commands the way HAProxy 2.6 does, with LB at generation 1."""
+    w.haproxy.live_runtime = True
+    w.set(spec(1))
+    assert w.rec.reconcile(LB).ok
+    w.reset_calls()
+    w.haproxy.lbs[w.paths].runtime_log.clear()
+    return w
+
+
+def test_member_added_live_is_checked_and_swapped_without_plumbing_or_reload(live: World) -> None:
+    w = live
+    w.set(spec(2, members=3))
+    assert w.rec.reconcile(LB) == Outcome(ok=True)
+    assert w.verbs() == ["check", "swap"]  # no reload
+    assert w.plumber.calls == []  # an LB this process converged, same VIP: plumbing not re-verified
+    log = w.haproxy.lbs[w.paths].runtime_log
+    assert log[0].startswith("add server pool-a:listener-80/member-2 198.51.100.12:80")
+    assert log[1:] == ["enable server pool-a:listener-80/member-2"]
+    assert "member-2" in w.paths.cfg.read_text()
+    assert w.reports.done == [(LB, 2, True, None)]
+    w.reset_calls()
+    assert w.rec.reconcile(LB).ok  # and it stays converged: the loaded digest is the new text
+    assert w.verbs() == []
+
+
+def test_failed_runtime_command_falls_back_to_check_and_reload(live: World) -> None:
+    w = live
+    w.haproxy.responses["enable server pool-a:listener-80/member-2"] = "No such server.\n"
+    w.set(spec(2, members=3))
+    assert w.rec.reconcile(LB).ok
+    assert w.verbs() == ["check", "swap", "reload"]
+    assert w.reports.done == [(LB, 2, True, None)]
+
+
+def test_refused_delete_leaves_the_server_in_maintenance_and_is_retried(live: World) -> None:
+    w = live
+    delete = "del server pool-a:listener-80/member-1"
+    w.haproxy.responses[delete] = "Server still has connections attached to it, cannot remove it.\n"
+    w.set(spec(2, members=1))
+    outcome = w.rec.reconcile(LB)
+    assert outcome.ok and outcome.requeue_after is not None  # come back for the delete
+    assert w.verbs() == ["check", "swap"]
+    assert w.haproxy.lbs[w.paths].runtime_log == ["set server pool-a:listener-80/member-1 state maint", delete]
+    assert w.reports.done == [(LB, 2, True, None)]  # no traffic goes there any more: applied
+    del w.haproxy.responses[delete]  # the connections ended
+    assert w.rec.reconcile(LB) == Outcome(ok=True)
+    assert w.haproxy.lbs[w.paths].runtime_log[-1] == delete
+    assert w.verbs() == ["check", "swap"]  # nothing more
+
+
+def test_config_refused_after_a_live_change_reloads_the_old_config(live: World) -> None:
+    w = live
+    good = w.paths.cfg.read_text()
+    w.haproxy.reject = lambda text: "[ALERT] no" if "member-2" in text else None
+    w.set(spec(2, members=3))
+    assert w.rec.reconcile(LB).ok
+    assert w.verbs() == ["check", "reload"]  # the live change is undone by reloading what the file says
+    assert w.paths.cfg.read_text() == good
+    [(_, gen, ok, message)] = w.reports.done
+    assert (gen, ok) == (2, False) and message is not None and "[ALERT] no" in message
+    w.reset_calls()
+    assert w.rec.reconcile(LB).ok  # refused once: not applied, checked or reported again
+    assert w.verbs() == [] and w.reports.done == []
+
+
+def test_non_member_change_still_plumbs_checks_and_reloads(live: World) -> None:
+    w = live
+    w.set(spec(2).model_copy(update={"listeners": tuple(
+        li.model_copy(update={"timeout_client_data": 1234}) for li in spec(2).listeners)}))
+    assert w.rec.reconcile(LB).ok
+    assert w.verbs() == ["check", "swap", "reload"]
+    assert w.haproxy.lbs[w.paths].runtime_log == ["show servers state"]
