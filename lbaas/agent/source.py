@@ -57,6 +57,17 @@ class DbSource:
             )
             return {lb_id: gen for lb_id, gen in rows}
 
+    def _claim(self, lb_id: str) -> None:
+        """Bind one unbound LB to this agent: what ``assigned`` does for every unbound LB, for one id
+        (a provisioning pass need not touch, nor list, every other LB)."""
+        with self._db.write() as s:
+            s.execute(
+                update(m.LoadBalancer)
+                .where(m.LoadBalancer.id == lb_id, m.LoadBalancer.agent_id.is_(None),
+                       m.LoadBalancer.provider.in_(self._providers))
+                .values(agent_id=self.agent_id, binding_epoch=m.LoadBalancer.binding_epoch + 1)
+            )
+
     def get(self, lb_id: str) -> LoadBalancerSpec | None:
         with self._db.read() as s:
             lb = s.get(m.LoadBalancer, lb_id)
@@ -66,7 +77,7 @@ class DbSource:
                 return to_spec(s, lb)
             if lb.agent_id is not None:
                 return None
-        self.assigned()  # unbound: claim it (embedded scheduling), then read again
+        self._claim(lb_id)  # unbound: claim it (embedded scheduling), then read again
         with self._db.read() as s:
             lb = s.get(m.LoadBalancer, lb_id)
             return to_spec(s, lb) if lb is not None and lb.agent_id == self.agent_id else None
