@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lbaas.agent.haproxy.options import RenderOptions
-from lbaas.agent.haproxy.process import ConfigRejected, HaproxyProcess
+from lbaas.agent.haproxy.process import ConfigRejected, HaproxyError, HaproxyProcess
 from lbaas.agent.haproxy.render import render_haproxy
 from lbaas.agent.haproxy.runtime_plan import plan_runtime
 from lbaas.agent.netns.base import NetworkPlug, Plumber, PortPlug, ns_name
@@ -171,7 +171,8 @@ class Reconciler:
             self.applied[lb_id] = desired
             return
         # ``haproxy -c`` is a process of its own: it runs while this thread plumbs (both take ~50 ms)
-        checking = self._check_in_background(text, paths) if text != current else None
+        first_start = current is None and not running
+        checking = self._check_in_background(text, paths) if text != current and not first_start else None
         try:
             network = network_plug(desired.vip)
             self._remember_network(lb_id, network, paths)
@@ -197,6 +198,10 @@ class Reconciler:
                 self.adopted.discard(lb_id)
             elif first_pass:
                 self.adopted.add(lb_id)  # a previous agent process started it; we only watch it
+        elif first_start:
+            self._first_start(text, paths, ns)
+            self._mark_loaded(paths, text)
+            self.adopted.discard(lb_id)
         else:
             if text != current:
                 self._check(text, paths, ns, running=running, has_config=current is not None, checking=checking)
@@ -288,6 +293,25 @@ class Reconciler:
         tmp = paths.loaded.with_suffix(".tmp")
         tmp.write_text(_digest(text))
         tmp.replace(paths.loaded)
+
+    def _first_start(self, text: str, paths: LbPaths, ns: str) -> None:
+        """A new LB: no config yet, nothing running. HAProxy parses the file when it starts and exits
+        non-zero on a bad one, so the separate ``haproxy -c`` (≈ 40 ms of CPU, the longest step of a
+        provisioning on a busy host) runs only when the start failed, to tell a refused config
+        (ConfigRejected, terminal; no live config is left) from a transient failure (retried)."""
+        refused = self._refused.get(paths.lb_id)
+        if refused is not None and refused[0] == text:
+            raise ConfigRejected(refused[1])
+        self.haproxy.stage(text, paths)
+        self.haproxy.swap(paths)
+        try:
+            self.haproxy.ensure_running(paths, ns)
+        except HaproxyError:
+            paths.cfg.unlink(missing_ok=True)  # unchecked: it is not a live config until HAProxy ran it
+            self._check(text, paths, ns, running=False, has_config=False)  # raises ConfigRejected if refused
+            self.haproxy.swap(paths)  # checked after all: the failure was elsewhere; retried from here
+            raise
+        self._pending_deletes.pop(paths.lb_id, None)
 
     def _check_in_background(self, text: str, paths: LbPaths) -> concurrent.futures.Future[None] | None:
         refused = self._refused.get(paths.lb_id)

@@ -305,3 +305,19 @@ def test_start_failure_is_reported(lab: Lab) -> None:
         lab.hp.ensure_running(lab.paths, lab.ns)
     assert lab.hp.is_running(lab.paths) is None
     assert nsexec.pids_in_netns(lab.ns) == []
+
+
+def test_unchecked_first_start_of_a_bad_config_fails_fast_and_leaves_nothing(lab: Lab) -> None:
+    """What the reconciler's first start relies on: HAProxy parses the file at start and exits non-zero,
+    so a refused config is never half-running (the reconciler then runs ``haproxy -c`` to say why)."""
+    lab.hp.stage(render(lab.paths, extra="    bogus_keyword 1"), lab.paths)
+    assert stat.S_IMODE(lab.paths.cfg_new.stat().st_mode) == 0o640
+    lab.hp.swap(lab.paths)
+    t0 = time.monotonic()
+    with pytest.raises(HaproxyError, match="exited"):
+        lab.hp.ensure_running(lab.paths, lab.ns)
+    assert time.monotonic() - t0 < 5
+    assert lab.hp.is_running(lab.paths) is None
+    assert nsexec.pids_in_netns(lab.ns) == []
+    with pytest.raises(ConfigRejected, match="bogus_keyword"):
+        lab.hp.check(lab.paths.cfg.read_text(), lab.paths)

@@ -4,7 +4,8 @@ real master-worker implementation, and an in-memory fake for reconciler tests.
 How a process is handled, and why:
 
 * **check** writes ``haproxy.cfg.new`` (0640) and runs ``haproxy -c``; a rejected file is kept as
-  ``.failed`` for the operator and ``ConfigRejected`` carries HAProxy's output. The live config is only
+  ``.failed`` for the operator and ``ConfigRejected`` carries HAProxy's output. **stage** only writes
+  it: for a first start, which parses the file itself (the reconciler checks only to explain a failure). The live config is only
   touched by **swap** (an atomic ``os.replace``).
 * **start**: ``ip netns exec <ns> haproxy -W -D -S <master.sock>,mode,600 -f <cfg> -p <pid>``. Master-
   worker (``-W``) because reloads through the master lose no connection (dataplane-facts: 0 failures vs
@@ -60,6 +61,10 @@ class ConfigRejected(HaproxyError):
 @runtime_checkable
 class HaproxyProcess(Protocol):
     def check(self, cfg_text: str, paths: LbPaths) -> None: ...
+
+    def stage(self, cfg_text: str, paths: LbPaths) -> None:
+        """Write ``haproxy.cfg.new`` for ``swap`` without checking it (the first start checks it itself)."""
+        ...
 
     def swap(self, paths: LbPaths) -> None: ...
 
@@ -183,12 +188,15 @@ class MasterWorkerHaproxy:
 
     # config files
 
-    def check(self, cfg_text: str, paths: LbPaths) -> None:
+    def stage(self, cfg_text: str, paths: LbPaths) -> None:
         paths.ensure()
         fd = os.open(paths.cfg_new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
         with os.fdopen(fd, "w") as f:
             os.fchmod(f.fileno(), 0o640)
             f.write(cfg_text)
+
+    def check(self, cfg_text: str, paths: LbPaths) -> None:
+        self.stage(cfg_text, paths)
         try:
             r = subprocess.run([self.haproxy_bin, "-c", "-f", str(paths.cfg_new)], stdin=subprocess.DEVNULL,
                                capture_output=True, text=True, timeout=self.check_timeout)
@@ -341,6 +349,8 @@ class FakeLb:
     worker: int | None = None
     reloads: int = 0
     runtime_log: list[str] = field(default_factory=list)
+    new_unchecked: bool = False  # cfg_new came from stage(), not check()
+    cfg_unchecked: bool = False
 
 
 @dataclass
@@ -378,14 +388,20 @@ class FakeHaproxyProcess:
             paths.cfg_failed.write_text(cfg_text)
             paths.cfg_new.unlink(missing_ok=True)
             raise ConfigRejected(error)
-        lb.cfg_new = cfg_text
+        lb.cfg_new, lb.new_unchecked = cfg_text, False
+        paths.cfg_new.write_text(cfg_text)
+
+    def stage(self, cfg_text: str, paths: LbPaths) -> None:
+        paths.ensure()
+        lb = self._lb(paths)
+        lb.cfg_new, lb.new_unchecked = cfg_text, True
         paths.cfg_new.write_text(cfg_text)
 
     def swap(self, paths: LbPaths) -> None:
         lb = self._lb(paths)
         if lb.cfg_new is None:
             raise HaproxyError(f"no checked configuration to swap for {paths.lb_id}")
-        lb.cfg, lb.cfg_new = lb.cfg_new, None
+        lb.cfg, lb.cfg_new, lb.cfg_unchecked = lb.cfg_new, None, lb.new_unchecked
         os.replace(paths.cfg_new, paths.cfg)  # the files too, like the real one: the reconciler diffs on disk
         self.calls.append(("swap", paths.lb_id))
 
@@ -399,7 +415,10 @@ class FakeHaproxyProcess:
             return lb.pid
         if lb.cfg is None:
             raise HaproxyError(f"no configuration for {paths.lb_id}")
+        if lb.cfg_unchecked and self.reject is not None and self.reject(lb.cfg) is not None:  # parsed at start
+            raise HaproxyError(f"haproxy exited with 1 in {ns}")
         lb.pid, lb.worker, lb.ns = self._pid(), self._pid(), ns
+        lb.cfg_unchecked = False  # HAProxy parsed it fine: as good as checked
         self.calls.append(("start", paths.lb_id))
         return lb.pid
 

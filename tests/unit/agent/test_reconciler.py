@@ -128,11 +128,11 @@ def spec(generation: int = 1, *, members: int = 2, epoch: int = 0, deleting: boo
 # ---------------------------------------------------------------------------------------------- create
 
 
-def test_create_plumbs_checks_swaps_starts_and_reports_the_generation(w: World) -> None:
+def test_create_plumbs_swaps_starts_and_reports_the_generation(w: World) -> None:
     w.set(spec(1))
     assert w.rec.reconcile(LB).ok
     assert w.plumber.calls == [("ensure_bridge", BRIDGE), ("ensure_namespace", NS), ("ensure_port", "port-vip")]
-    assert w.verbs() == ["check", "swap", "start"]
+    assert w.verbs() == ["swap", "start"]  # a first start parses the file itself: no separate haproxy -c
     assert w.haproxy.lbs[w.paths].ns == NS
     assert w.paths.cfg.read_text() == w.haproxy.lbs[w.paths].cfg
     assert w.reports.done == [(LB, 1, True, None)]
@@ -204,7 +204,29 @@ def test_refused_config_of_a_new_generation_with_the_same_text_is_reported_for_i
     w.set(spec(2))  # e.g. a rename: new generation, same rendered text
     w.rec.reconcile(LB)
     assert [(g, ok) for _, g, ok, _ in w.reports.done] == [(1, False), (2, False)]
-    assert w.verbs() == ["check"]  # the second refusal needed no haproxy -c
+    assert w.verbs() == ["swap", "check"]  # the start failed, haproxy -c said why; the second needed neither
+    assert not w.paths.cfg.exists() and w.paths.cfg_failed.exists()  # no live config was left behind
+
+
+def test_first_start_that_fails_on_a_good_config_is_retried(w: World) -> None:
+    w.set(spec(1))
+    w.plumber.fail = 0
+    real_start = w.haproxy.ensure_running
+    attempts: list[int] = []
+
+    def flaky_start(paths: Any, ns: str) -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise HaproxyError("haproxy did not daemonize in 10s")
+        return real_start(paths, ns)
+
+    w.haproxy.ensure_running = flaky_start  # type: ignore[method-assign]
+    outcome = w.rec.reconcile(LB)
+    assert not outcome.ok and "daemonize" in outcome.message  # not a refusal: retried
+    assert w.verbs() == ["swap", "check", "swap"]  # checked to tell, and kept as the (checked) config
+    assert w.rec.reconcile(LB).ok
+    assert w.haproxy.is_running(w.paths) is not None
+    assert w.reports.done == [(LB, 1, True, None)]
 
 
 def test_refused_config_while_haproxy_is_dead_restarts_the_last_good_one(w: World) -> None:
