@@ -19,10 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import shutil
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from lbaas.agent.haproxy.options import RenderOptions
@@ -44,6 +46,10 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _plug_digest(ns: str, plug: PortPlug) -> str:
+    return _digest(f"{ns}\n{plug!r}")
+
+
 def network_plug(vip: VipSpec) -> NetworkPlug:
     return PortPlug.from_vip(vip).network
 
@@ -54,7 +60,13 @@ class AgentConfig:
     physical_interface_mappings: dict[str, str] = field(default_factory=dict)
     haproxy_user: str = "haproxy"
     haproxy_group: str = "haproxy"
+    nbthread: int | None = None  # None: HAProxy's default (one thread per CPU)
+    default_listener_maxconn: int | None = None  # None: RenderOptions' default
+    maxconn_cap: int | None = None
     render_options: Callable[[LbPaths], RenderOptions] | None = None
+    # How long a converged LB may be confirmed by the cheap path (``Reconciler._converged``) before a
+    # full pass (every ``ensure_*`` inside its namespace) runs again; 0 = always the full pass.
+    full_check_interval: float = 1800.0
 
 
 class Reconciler:
@@ -84,6 +96,7 @@ class Reconciler:
         # LBs whose HAProxy this agent process found running and left untouched (neither started nor
         # reloaded it): adopted from a previous agent process.
         self.adopted: set[str] = set()
+        self._verified: dict[str, float] = {}  # lb_id → monotonic time of its last full pass (or its due share)
 
     def paths(self, lb_id: str) -> LbPaths:
         return LbPaths(self.config.state_dir, lb_id)
@@ -96,12 +109,18 @@ class Reconciler:
     def options(self, paths: LbPaths) -> RenderOptions:
         if self.config.render_options is not None:
             return self.config.render_options(paths)
-        return RenderOptions(
+        opts = RenderOptions(
             stats_socket_path=str(paths.stats_sock),
             server_state_file=str(paths.server_state),
             user=self.config.haproxy_user,
             group=self.config.haproxy_group,
+            nbthread=self.config.nbthread,
         )
+        if self.config.default_listener_maxconn is not None:
+            opts = replace(opts, default_listener_maxconn=self.config.default_listener_maxconn)
+        if self.config.maxconn_cap is not None:
+            opts = replace(opts, maxconn_cap=self.config.maxconn_cap)
+        return opts
 
     # ------------------------------------------------------------------ entry point
 
@@ -152,13 +171,22 @@ class Reconciler:
             # Failover: replace the instance (fresh namespace and process, GARP on the new plug).
             self.haproxy.stop(paths)
             self.plumber.remove_namespace(ns)
+            paths.plumbed.unlink(missing_ok=True)
             self.adopted.discard(lb_id)
         network = network_plug(desired.vip)
         self._remember_network(lb_id, network, paths)
+        plug = PortPlug.from_vip(desired.vip)
+        text = render_haproxy(desired, self.options(paths))
+        if self._converged(lb_id, paths, ns, plug, text):
+            if lb_id not in self.applied:
+                self.adopted.add(lb_id)  # a previous agent process started it; we only watch it
+            self._store_epoch(desired, paths)
+            self.applied[lb_id] = desired
+            return
         self.plumber.ensure_bridge(network, self.config.physical_interface_mappings)
         self.plumber.ensure_namespace(ns)
-        self.plumber.ensure_port(ns, PortPlug.from_vip(desired.vip))
-        text = render_haproxy(desired, self.options(paths))
+        self.plumber.ensure_port(ns, plug)
+        self._mark_plumbed(paths, ns, plug)
         current = paths.cfg.read_text() if paths.cfg.exists() else None
         running = self.haproxy.is_running(paths) is not None
         first_pass = lb_id not in self.applied
@@ -186,6 +214,48 @@ class Reconciler:
             self.adopted.discard(lb_id)
         self._store_epoch(desired, paths)
         self.applied[lb_id] = desired
+        self._verified[lb_id] = time.monotonic()
+
+    def _converged(self, lb_id: str, paths: LbPaths, ns: str, plug: PortPlug, text: str) -> bool:
+        """The cheap confirmation of a converged LB, what a resync of thousands costs: file reads and
+        a few stat()s, no netlink, no namespace entered, no ``haproxy -c``, no reload.
+
+        True when the running HAProxy loaded exactly ``text`` and serves in ``ns`` (liveness), the VIP
+        veth is up in its bridge (``Plumber.port_alive``), and the last full pass plumbed this very port
+        (``plumbed``). Anything else, or a full pass older than ``full_check_interval``, takes the full
+        path. An agent that starts trusts what its predecessor verified, and spreads the full passes
+        those LBs are due over one interval (not all at its next resync)."""
+        interval = self.config.full_check_interval
+        if interval <= 0:
+            return False
+        now = time.monotonic()
+        last = self._verified.get(lb_id)
+        if last is not None and now - last >= interval:
+            return False
+        if self._read(paths.plumbed) != _plug_digest(ns, plug) or self._loaded(paths) != _digest(text):
+            return False
+        if self._read(paths.cfg, strip=False) != text:
+            return False
+        if self.haproxy.running_in(paths, ns) is None or not self.plumber.port_alive(ns, plug):
+            return False
+        if last is None:
+            self._verified[lb_id] = now - random.uniform(0.0, interval)
+        return True
+
+    @staticmethod
+    def _read(path: Path, *, strip: bool = True) -> str | None:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        return text.strip() if strip else text
+
+    def _mark_plumbed(self, paths: LbPaths, ns: str, plug: PortPlug) -> None:
+        digest = _plug_digest(ns, plug)
+        if self._read(paths.plumbed) != digest:
+            tmp = paths.plumbed.with_suffix(".tmp")
+            tmp.write_text(digest)
+            tmp.replace(paths.plumbed)
 
     @staticmethod
     def _loaded(paths: LbPaths) -> str | None:
@@ -233,6 +303,7 @@ class Reconciler:
         known = self._epochs.get(desired.id)
         if known is None and epoch_file.exists():
             known = int(epoch_file.read_text() or 0)
+            self._epochs[desired.id] = known  # what the file holds: _store_epoch rewrites it only on change
         return known is not None and known != desired.binding_epoch
 
     def _store_epoch(self, desired: LoadBalancerSpec, paths: LbPaths) -> None:
@@ -247,9 +318,11 @@ class Reconciler:
         this LB's spec, and may get None from the source) still knows which bridge to release."""
         if self._networks.get(lb_id) == network:
             return
-        tmp = paths.network.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(network)))
-        tmp.replace(paths.network)
+        data = json.dumps(asdict(network))
+        if self._read(paths.network, strip=False) != data:  # a new agent process: usually already there
+            tmp = paths.network.with_suffix(".tmp")
+            tmp.write_text(data)
+            tmp.replace(paths.network)
         self._networks[lb_id] = network
 
     def _recorded_network(self, lb_id: str, paths: LbPaths) -> NetworkPlug | None:
@@ -285,5 +358,6 @@ class Reconciler:
         self._rejected_gen.pop(lb_id, None)
         self._refused.pop(lb_id, None)
         self._networks.pop(lb_id, None)
+        self._verified.pop(lb_id, None)
         self.applied.pop(lb_id, None)
         self.adopted.discard(lb_id)

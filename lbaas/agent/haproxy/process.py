@@ -73,6 +73,10 @@ class HaproxyProcess(Protocol):
 
     def is_running(self, paths: LbPaths) -> int | None: ...
 
+    def running_in(self, paths: LbPaths, ns: str) -> int | None:
+        """The master's pid if it runs and serves in namespace ``ns`` (not in an older one of that name)."""
+        ...
+
     def stop(self, paths: LbPaths, *, graceful: bool = False) -> None: ...
 
     def runtime(self, paths: LbPaths, command: str) -> str: ...
@@ -215,6 +219,16 @@ class MasterWorkerHaproxy:
         if pid <= 1 or not _alive(pid) or not _is_our_haproxy(pid, paths.cfg):
             return None
         return pid
+
+    def running_in(self, paths: LbPaths, ns: str) -> int | None:
+        pid = self.is_running(paths)
+        if pid is None:
+            return None
+        try:
+            here = nsexec.netns_identity(ns)
+        except OSError:
+            return None
+        return pid if nsexec.pid_netns_identity(pid) == here else None
 
     def ensure_running(self, paths: LbPaths, ns: str) -> int:
         pid = self.is_running(paths)
@@ -390,6 +404,10 @@ class FakeHaproxyProcess:
         lb = self.lbs.get(paths)
         return lb.pid if lb else None
 
+    def running_in(self, paths: LbPaths, ns: str) -> int | None:
+        lb = self.lbs.get(paths)
+        return lb.pid if lb is not None and lb.ns == ns else None
+
     def ensure_running(self, paths: LbPaths, ns: str) -> int:
         lb = self._lb(paths)
         if lb.pid is not None and lb.ns == ns:
@@ -424,7 +442,13 @@ class FakeHaproxyProcess:
         if lb.pid is None:
             raise HaproxyError(f"stats socket of {paths.lb_id} unreachable")
         lb.runtime_log.append(command)
+        if command not in self.responses and ";" in command:  # HAProxy runs each, answers one after another
+            return "".join(self._answer(c.strip()) for c in command.split(";"))
         return self.responses.get(command, "")
+
+    def _answer(self, command: str) -> str:
+        text = self.responses.get(command, "")
+        return text if text.endswith("\n") or not text else text + "\n"
 
 
 __all__ = [
