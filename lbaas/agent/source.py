@@ -100,11 +100,13 @@ class DbSource:
                         selectinload(m.LoadBalancer.pools).selectinload(m.Pool.healthmonitor),
                     )
                 ).all()  # fmt: skip
-                # build_vip's session.get() then finds these in the identity map
+                # build_vip's session.get() then finds these in the identity map (which holds weak
+                # references only: ``held`` keeps them alive until the specs are built)
+                held: list[object] = []
                 for model, attr in ((m.Port, "vip_port_id"), (m.Subnet, "vip_subnet_id"), (m.Network, "vip_network_id")):
                     keys = {getattr(lb, attr) for lb in lbs} - {None}
                     if keys:
-                        s.scalars(select(model).where(model.id.in_(keys))).all()
+                        held += s.scalars(select(model).where(model.id.in_(keys))).all()
                 for lb in lbs:
                     try:
                         specs[lb.id] = to_spec(s, lb)
