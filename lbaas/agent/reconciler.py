@@ -67,6 +67,9 @@ class AgentConfig:
     # How long a converged LB may be confirmed by the cheap path (``Reconciler._converged``) before a
     # full pass (every ``ensure_*`` inside its namespace) runs again; 0 = always the full pass.
     full_check_interval: float = 1800.0
+    # A periodic resync skips an LB whose generation it already runs and which was confirmed less than
+    # this long ago (a changed generation, a dead HAProxy or a nudge are handled at once regardless).
+    confirm_interval: float = 300.0
 
 
 class Reconciler:
@@ -97,6 +100,7 @@ class Reconciler:
         # reloaded it): adopted from a previous agent process.
         self.adopted: set[str] = set()
         self._verified: dict[str, float] = {}  # lb_id → monotonic time of its last full pass (or its due share)
+        self._confirmed: dict[str, float] = {}  # lb_id → when a reconcile last confirmed it (jittered)
 
     def paths(self, lb_id: str) -> LbPaths:
         return LbPaths(self.config.state_dir, lb_id)
@@ -155,10 +159,21 @@ class Reconciler:
                 self._reported.pop(lb_id, None)
             return Outcome(ok=False, message=str(exc))
         self._failures.pop(lb_id, None)
+        # jittered back by up to half an interval, so that LBs confirmed together fall due apart
+        self._confirmed[lb_id] = time.monotonic() - random.uniform(0.0, self.config.confirm_interval / 2)
         if self._reported.get(lb_id) != desired.generation:
             self.reporter.applied(lb_id, desired.generation, ok=True)
             self._reported[lb_id] = desired.generation
         return Outcome(ok=True)
+
+    def resync_due(self, lb_id: str, generation: int) -> bool:
+        """Should a periodic resync reconcile this LB? Yes unless it runs ``generation`` already and was
+        confirmed within ``confirm_interval`` (what keeps an idle agent with thousands of LBs idle)."""
+        spec = self.applied.get(lb_id)
+        if spec is None or spec.generation != generation or lb_id in self._failures:
+            return True
+        last = self._confirmed.get(lb_id)
+        return last is None or time.monotonic() - last >= self.config.confirm_interval
 
     # ------------------------------------------------------------------ converge
 
@@ -359,5 +374,6 @@ class Reconciler:
         self._refused.pop(lb_id, None)
         self._networks.pop(lb_id, None)
         self._verified.pop(lb_id, None)
+        self._confirmed.pop(lb_id, None)
         self.applied.pop(lb_id, None)
         self.adopted.discard(lb_id)

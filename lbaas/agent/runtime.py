@@ -1,7 +1,7 @@
 """The agent process: a work queue of LB ids, a periodic full resync, and a 1 s observer.
 
-Triggers only enqueue ids: a nudge from the API, the resync timer (every assigned LB plus every
-orphan namespace), the observer when an HAProxy has died. The observer also measures operating
+Triggers only enqueue ids: a nudge from the API, the resync timer (every assigned LB that is new,
+changed, failing or not confirmed for ``confirm_interval``, plus every orphan), the observer when an HAProxy has died. The observer also measures operating
 status and stats from each HAProxy's socket and reports what changed. Stopping the agent leaves
 every HAProxy serving (fail-static); a new agent adopts them on its first resync.
 """
@@ -89,19 +89,21 @@ class Agent:
         another agent (or a test) on the same machine may own other ``qlbaas-*`` namespaces.
         """
         try:
-            assigned = set(self.reconciler.source.assigned())
+            assigned = dict(self.reconciler.source.assigned())
         except Exception as exc:  # fail-static: keep serving what runs, try again next round
             log.warning("resync: desired state unavailable (%s); keeping what runs", exc)
             return
         with self._lock:
-            self._assigned = assigned
+            self._assigned = set(assigned)
+        due = {lb_id for lb_id, generation in assigned.items() if self.reconciler.resync_due(lb_id, generation)}
         source = self.reconciler.source
-        if isinstance(source, PrefetchingSource):
+        if due and isinstance(source, PrefetchingSource):
             try:
-                source.prefetch(assigned)
+                source.prefetch(due)
             except Exception as exc:  # an optimisation only: each LB is then read on its own
                 log.warning("resync: bulk read failed (%s); reading LB by LB", exc)
-        for lb_id in assigned | self.reconciler.known_ids():
+        orphans = self.reconciler.known_ids() - set(assigned)
+        for lb_id in due | orphans:
             self.queue.add(lb_id)
 
     def _resync_loop(self) -> None:

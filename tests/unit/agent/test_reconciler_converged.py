@@ -169,3 +169,26 @@ def test_port_alive_of_the_fake_follows_the_host(h: Host) -> None:
     assert not h.plumber.port_alive("qlbaas-other", port)
     h.plumber.remove_namespace(NS)
     assert not h.plumber.port_alive(NS, port)
+
+
+def test_a_periodic_resync_skips_what_was_just_confirmed(h: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lbaas.agent.runtime import Agent
+
+    agent = Agent(h.rec, resync_interval=3600, observe_interval=3600)
+    queued: list[str] = []
+    monkeypatch.setattr(agent.queue, "add", lambda lb_id, delay=0.0: queued.append(lb_id))
+    agent.resync()
+    assert queued == []  # generation 1 runs and was confirmed a moment ago
+    h.source.specs[LB] = spec(2, members=3)  # a change whose nudge was lost
+    agent.resync()
+    assert queued == [LB]
+
+    rec = h.agent()  # a restarted agent confirms everything once
+    assert rec.resync_due(LB, 2)
+    assert rec.reconcile(LB).ok and not rec.resync_due(LB, 2)
+    assert rec.resync_due(LB, 3)
+    import lbaas.agent.reconciler as reconciler
+
+    now = reconciler.time.monotonic()
+    monkeypatch.setattr(reconciler.time, "monotonic", lambda: now + rec.config.confirm_interval)
+    assert rec.resync_due(LB, 2)  # confirmed too long ago
