@@ -42,13 +42,28 @@ MAX_PER_BRIDGE = 1000  # a bridge should stay under ~1024 ports (dataplane-facts
 
 
 def haproxy_pids(env: BenchEnv, lb_ids: list[str]) -> list[int]:
-    pids = []
+    return [p for pair in haproxy_roles(env, lb_ids) for p in pair]
+
+
+def haproxy_roles(env: BenchEnv, lb_ids: list[str]) -> list[tuple[int, ...]]:
+    """(master, worker...) per LB."""
+    out = []
     for lb_id in lb_ids:
         master = env.svc.haproxy_pid(lb_id)
         if master:
-            pids.append(master)
-            pids += children(master)
-    return pids
+            out.append((master, *children(master)))
+    return out
+
+
+def rollup_kb(pid: int, field: str) -> int:
+    """One field of /proc/<pid>/smaps_rollup in kB (0 if the process is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def wait_all_active(env: BenchEnv, ids: set[str], timeout: float) -> None:
@@ -127,8 +142,11 @@ def run(args: argparse.Namespace, report: Report) -> None:
             lbs = svc.client.call("GET", "/v2/lbaas/loadbalancers?fields=vip_address&limit=1000")["loadbalancers"]
             for lb in random.Random(size).sample(lbs, min(5, len(lbs))):
                 probe_first(client, lb["vip_address"], 80, timeout=30).result()
-            hp = haproxy_pids(env, ids)
+            roles = haproxy_roles(env, ids)
+            hp = [p for pair in roles for p in pair]
             hp_pss = sum(pss_kb(p) for p in hp)
+            master_priv = sum(rollup_kb(r[0], "Private_Dirty") for r in roles)
+            worker_priv = sum(rollup_kb(p, "Private_Dirty") for r in roles for p in r[1:])
             serve_pss = pss_kb(svc.process.pid)
             avail = mem_available_kb()
             serve_cpu = cpu_window([svc.process.pid], idle_s)
@@ -138,6 +156,8 @@ def run(args: argparse.Namespace, report: Report) -> None:
                 "lbs": size, "haproxy_processes": len(hp),
                 "create_s_per_lb": created / batch, "post_s_per_lb": posted / batch,
                 "haproxy_pss_mb_per_lb": hp_pss / 1024 / size,
+                "haproxy_master_private_mb_per_lb": master_priv / 1024 / size,
+                "haproxy_worker_private_mb_per_lb": worker_priv / 1024 / size,
                 "agent_pss_mb_per_lb": (serve_pss - serve_pss0) / 1024 / size,
                 "serve_pss_mb": serve_pss / 1024,
                 "memavailable_drop_mb_per_lb": (avail0 - avail) / 1024 / size,
@@ -145,11 +165,13 @@ def run(args: argparse.Namespace, report: Report) -> None:
             })  # fmt: skip
             print(f"density: {rows[-1]}", flush=True)
     t = report.table(f"Density (one agent; sizes run: {', '.join(map(str, sizes))})",
-                     ["LBs", "time per LB (create → ACTIVE)", "HAProxy PSS per LB", "agent PSS per LB",
+                     ["LBs", "time per LB (create → ACTIVE)", "HAProxy PSS per LB",
+                      "HAProxy private dirty per LB (master + worker)", "agent PSS per LB",
                       "lbaas serve PSS", "MemAvailable drop per LB", "idle CPU lbaas serve", "idle CPU all HAProxy",
                       "full resync"])  # fmt: skip
     for r in rows:
         t.add(int(r["lbs"]), f"{r['create_s_per_lb'] * 1000:.0f} ms", f"{r['haproxy_pss_mb_per_lb']:.2f} MB",
+              f"{r['haproxy_master_private_mb_per_lb']:.2f} + {r['haproxy_worker_private_mb_per_lb']:.2f} MB",
               f"{r['agent_pss_mb_per_lb']:.3f} MB", f"{r['serve_pss_mb']:.0f} MB",
               f"{r['memavailable_drop_mb_per_lb']:.1f} MB", f"{r['serve_idle_cpu_pct']:.1f} %",
               f"{r['haproxy_idle_cpu_pct']:.1f} %", f"{r['resync_s']:.2f} s ({fmt_num(r['resync_s'] / r['lbs'] * 1000, 1)} ms/LB)")

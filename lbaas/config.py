@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     haproxy_bin: str = "haproxy"
     haproxy_user: str = "haproxy"
     haproxy_group: str = "haproxy"
+    # Per-LB HAProxy sizing, for density (bench/density.py; measured with smaps_rollup on HAProxy 2.6):
+    # each extra thread costs its worker ~0.2 MB plus a kernel stack, and the global maxconn sizes the
+    # fd tables (~0.12 kB per connection in the worker). Many LBs share one host's cores, so one thread
+    # each; a listener with connection_limit -1 gets haproxy_default_maxconn, an explicit
+    # connection_limit is honoured up to haproxy_maxconn_cap (RLIMIT_NOFILE is 20000 here).
+    haproxy_nbthread: int | None = 1
+    haproxy_default_maxconn: int = 2000
+    haproxy_maxconn_cap: int = 9000
     # Scale-out. The internal agent API refuses every call (401) unless a shared secret is configured.
     internal_secret: str | None = None
     agent_endpoint: str = "http://127.0.0.1:9876"  # where agents reach the API (any of the API processes)

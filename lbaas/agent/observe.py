@@ -21,7 +21,13 @@ import logging
 from dataclasses import asdict
 from pathlib import Path
 
-from lbaas.agent.haproxy.stats import parse_show_info, parse_show_stat, worker_identity
+from lbaas.agent.haproxy.stats import (
+    parse_show_info,
+    parse_show_stat,
+    split_info_stat,
+    stat_signature,
+    worker_identity,
+)
 from lbaas.agent.reconciler import Reconciler
 from lbaas.agent.reporter import GAUGES, StatusReporter
 from lbaas.domain.status import ListenerCounters, compute_statuses, listener_counters
@@ -29,6 +35,7 @@ from lbaas.domain.status import ListenerCounters, compute_statuses, listener_cou
 log = logging.getLogger(__name__)
 
 BASELINE_FILE = "counters.json"
+STATUSES_FILE = "statuses.json"  # the operating statuses last reported, for the generation they were measured on
 
 Baseline = tuple[str | None, dict[str, ListenerCounters]]
 
@@ -83,12 +90,37 @@ def save_baseline(path: Path, baseline: Baseline) -> None:
     tmp.replace(path)
 
 
+def load_statuses(path: Path, generation: int, epoch: int) -> dict[str, str]:
+    """The statuses recorded for exactly this generation and binding epoch (any change of the LB
+    makes the next observation report everything again); {} when unknown."""
+    try:
+        data = json.loads(path.read_text())
+        if data.get("generation") == generation and data.get("epoch") == epoch:
+            return {str(k): str(v) for k, v in data["statuses"].items()}
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("ignoring unreadable statuses %s: %s", path, exc)
+    return {}
+
+
+def save_statuses(path: Path, generation: int, epoch: int, statuses: dict[str, str]) -> None:
+    if not path.parent.is_dir():
+        return  # the LB is being torn down
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"generation": generation, "epoch": epoch, "statuses": statuses}))
+    tmp.replace(path)
+
+
 class Observer:
     def __init__(self, reconciler: Reconciler, reporter: StatusReporter) -> None:
         self._reconciler = reconciler
         self._reporter = reporter
         self._statuses: dict[str, dict[str, str]] = {}
         self._counters: dict[str, Baseline] = {}
+        # lb_id → (generation, worker, stat signature) last processed: an idle LB is one socket round
+        # trip and a string compare per tick, no parsing (what keeps thousands of LBs cheap).
+        self._seen: dict[str, tuple[int, str | None, str]] = {}
 
     def observe(self, lb_id: str) -> bool:
         """Report what changed; False when this LB's HAProxy should be running and is not."""
@@ -96,20 +128,29 @@ class Observer:
         if spec is None:
             self._statuses.pop(lb_id, None)
             self._counters.pop(lb_id, None)
+            self._seen.pop(lb_id, None)
             return True  # nothing applied here (yet): the reconciler owns this case
         paths = self._reconciler.paths(lb_id)
         haproxy = self._reconciler.haproxy
         if haproxy.is_running(paths) is None:
             return False
-        worker = worker_identity(parse_show_info(haproxy.runtime(paths, "show info")))
-        rows = parse_show_stat(haproxy.runtime(paths, "show stat"))
+        info, stat = split_info_stat(haproxy.runtime(paths, "show info;show stat"))
+        worker = worker_identity(parse_show_info(info))
+        seen = (spec.generation, worker, stat_signature(stat))
+        if self._seen.get(lb_id) == seen:
+            return True
+        rows = parse_show_stat(stat)
         statuses = {k: str(v) for k, v in compute_statuses(spec, rows).by_id(lb_id).items()}
-        before = self._statuses.get(lb_id, {})
+        if lb_id not in self._statuses:  # a restarted agent: what the previous one reported for this generation
+            self._statuses[lb_id] = load_statuses(paths.directory / STATUSES_FILE, spec.generation, spec.binding_epoch)
+        before = self._statuses[lb_id]
         changed = {k: v for k, v in statuses.items() if before.get(k) != v}
         if changed:
             self._reporter.operating(lb_id, changed)
             self._statuses[lb_id] = statuses
+            save_statuses(paths.directory / STATUSES_FILE, spec.generation, spec.binding_epoch, statuses)
         self._report_counters(lb_id, paths.directory / BASELINE_FILE, worker, listener_counters(spec, rows))
+        self._seen[lb_id] = seen  # only once everything was reported: a failed report is retried next tick
         return True
 
     def _report_counters(

@@ -71,6 +71,12 @@ class LbPaths:
         return self.directory / "network.json"
 
     @property
+    def plumbed(self) -> Path:
+        """sha256 of the VIP port plug (and namespace) last converged by a full pass: lets a resync trust
+        the in-namespace side without entering the namespace (see ``Reconciler._converged``)."""
+        return self.directory / "plumbed"
+
+    @property
     def log(self) -> Path:
         """HAProxy's start-up output (alerts before it daemonizes); not the traffic log."""
         return self.directory / "haproxy.log"

@@ -22,10 +22,12 @@ import concurrent.futures
 import hashlib
 import json
 import logging
+import random
 import shutil
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from lbaas.agent.haproxy.options import RenderOptions
@@ -49,6 +51,10 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _plug_digest(ns: str, plug: PortPlug) -> str:
+    return _digest(f"{ns}\n{plug!r}")
+
+
 def network_plug(vip: VipSpec) -> NetworkPlug:
     return PortPlug.from_vip(vip).network
 
@@ -59,7 +65,16 @@ class AgentConfig:
     physical_interface_mappings: dict[str, str] = field(default_factory=dict)
     haproxy_user: str = "haproxy"
     haproxy_group: str = "haproxy"
+    nbthread: int | None = None  # None: HAProxy's default (one thread per CPU)
+    default_listener_maxconn: int | None = None  # None: RenderOptions' default
+    maxconn_cap: int | None = None
     render_options: Callable[[LbPaths], RenderOptions] | None = None
+    # How long a converged LB may be confirmed by the cheap path (``Reconciler._converged``) before a
+    # full pass (every ``ensure_*`` inside its namespace) runs again; 0 = always the full pass.
+    full_check_interval: float = 1800.0
+    # A periodic resync skips an LB whose generation it already runs and which was confirmed less than
+    # this long ago (a changed generation, a dead HAProxy or a nudge are handled at once regardless).
+    confirm_interval: float = 300.0
 
 
 class Reconciler:
@@ -92,6 +107,8 @@ class Reconciler:
         # LBs whose HAProxy this agent process found running and left untouched (neither started nor
         # reloaded it): adopted from a previous agent process.
         self.adopted: set[str] = set()
+        self._verified: dict[str, float] = {}  # lb_id → monotonic time of its last full pass (or its due share)
+        self._confirmed: dict[str, float] = {}  # lb_id → when a reconcile last confirmed it (jittered)
 
     def paths(self, lb_id: str) -> LbPaths:
         return LbPaths(self.config.state_dir, lb_id)
@@ -104,12 +121,18 @@ class Reconciler:
     def options(self, paths: LbPaths) -> RenderOptions:
         if self.config.render_options is not None:
             return self.config.render_options(paths)
-        return RenderOptions(
+        opts = RenderOptions(
             stats_socket_path=str(paths.stats_sock),
             server_state_file=str(paths.server_state),
             user=self.config.haproxy_user,
             group=self.config.haproxy_group,
+            nbthread=self.config.nbthread,
         )
+        if self.config.default_listener_maxconn is not None:
+            opts = replace(opts, default_listener_maxconn=self.config.default_listener_maxconn)
+        if self.config.maxconn_cap is not None:
+            opts = replace(opts, maxconn_cap=self.config.maxconn_cap)
+        return opts
 
     # ------------------------------------------------------------------ entry point
 
@@ -144,12 +167,23 @@ class Reconciler:
                 self._reported.pop(lb_id, None)
             return Outcome(ok=False, message=str(exc))
         self._failures.pop(lb_id, None)
+        # jittered back by up to half an interval, so that LBs confirmed together fall due apart
+        self._confirmed[lb_id] = time.monotonic() - random.uniform(0.0, self.config.confirm_interval / 2)
         if self._reported.get(lb_id) != desired.generation:
             self.reporter.applied(lb_id, desired.generation, ok=True)
             self._reported[lb_id] = desired.generation
         if lb_id in self._pending_deletes:
             return Outcome(ok=True, requeue_after=DELETE_RETRY_S)
         return Outcome(ok=True)
+
+    def resync_due(self, lb_id: str, generation: int) -> bool:
+        """Should a periodic resync reconcile this LB? Yes unless it runs ``generation`` already and was
+        confirmed within ``confirm_interval`` (what keeps an idle agent with thousands of LBs idle)."""
+        spec = self.applied.get(lb_id)
+        if spec is None or spec.generation != generation or lb_id in self._failures:
+            return True
+        last = self._confirmed.get(lb_id)
+        return last is None or time.monotonic() - last >= self.config.confirm_interval
 
     # ------------------------------------------------------------------ converge
 
@@ -162,8 +196,19 @@ class Reconciler:
             # Failover: replace the instance (fresh namespace and process, GARP on the new plug).
             self.haproxy.stop(paths)
             self.plumber.remove_namespace(ns)
+            paths.plumbed.unlink(missing_ok=True)
             self.adopted.discard(lb_id)
+        network = network_plug(desired.vip)
+        self._remember_network(lb_id, network, paths)
+        plug = PortPlug.from_vip(desired.vip)
         text = render_haproxy(desired, self.options(paths))
+        # (a server still waiting for its runtime delete takes the full path, which retries it)
+        if lb_id not in self._pending_deletes and self._converged(lb_id, paths, ns, plug, text):
+            if lb_id not in self.applied:
+                self.adopted.add(lb_id)  # a previous agent process started it; we only watch it
+            self._store_epoch(desired, paths)
+            self.applied[lb_id] = desired
+            return
         current = paths.cfg.read_text() if paths.cfg.exists() else None
         running = self.haproxy.is_running(paths) is not None
         if running and current is not None and text != current and self._apply_live(desired, paths, text, current):
@@ -174,11 +219,10 @@ class Reconciler:
         first_start = current is None and not running
         checking = self._check_in_background(text, paths) if text != current and not first_start else None
         try:
-            network = network_plug(desired.vip)
-            self._remember_network(lb_id, network, paths)
             self.plumber.ensure_bridge(network, self.config.physical_interface_mappings)
             self.plumber.ensure_namespace(ns)
-            self.plumber.ensure_port(ns, PortPlug.from_vip(desired.vip))
+            self.plumber.ensure_port(ns, plug)
+            self._mark_plumbed(paths, ns, plug)
         except BaseException:
             if checking is not None:
                 concurrent.futures.wait([checking])  # never leave a check writing haproxy.cfg.new behind
@@ -216,6 +260,48 @@ class Reconciler:
             self.adopted.discard(lb_id)
         self._store_epoch(desired, paths)
         self.applied[lb_id] = desired
+        self._verified[lb_id] = time.monotonic()
+
+    def _converged(self, lb_id: str, paths: LbPaths, ns: str, plug: PortPlug, text: str) -> bool:
+        """The cheap confirmation of a converged LB, what a resync of thousands costs: file reads and
+        a few stat()s, no netlink, no namespace entered, no ``haproxy -c``, no reload.
+
+        True when the running HAProxy loaded exactly ``text`` and serves in ``ns`` (liveness), the VIP
+        veth is up in its bridge (``Plumber.port_alive``), and the last full pass plumbed this very port
+        (``plumbed``). Anything else, or a full pass older than ``full_check_interval``, takes the full
+        path. An agent that starts trusts what its predecessor verified, and spreads the full passes
+        those LBs are due over one interval (not all at its next resync)."""
+        interval = self.config.full_check_interval
+        if interval <= 0:
+            return False
+        now = time.monotonic()
+        last = self._verified.get(lb_id)
+        if last is not None and now - last >= interval:
+            return False
+        if self._read(paths.plumbed) != _plug_digest(ns, plug) or self._loaded(paths) != _digest(text):
+            return False
+        if self._read(paths.cfg, strip=False) != text:
+            return False
+        if self.haproxy.running_in(paths, ns) is None or not self.plumber.port_alive(ns, plug):
+            return False
+        if last is None:
+            self._verified[lb_id] = now - random.uniform(0.0, interval)
+        return True
+
+    @staticmethod
+    def _read(path: Path, *, strip: bool = True) -> str | None:
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        return text.strip() if strip else text
+
+    def _mark_plumbed(self, paths: LbPaths, ns: str, plug: PortPlug) -> None:
+        digest = _plug_digest(ns, plug)
+        if self._read(paths.plumbed) != digest:
+            tmp = paths.plumbed.with_suffix(".tmp")
+            tmp.write_text(digest)
+            tmp.replace(paths.plumbed)
 
     # ------------------------------------------------------------------ live member changes
 
@@ -359,6 +445,7 @@ class Reconciler:
         known = self._epochs.get(desired.id)
         if known is None and epoch_file.exists():
             known = int(epoch_file.read_text() or 0)
+            self._epochs[desired.id] = known  # what the file holds: _store_epoch rewrites it only on change
         return known is not None and known != desired.binding_epoch
 
     def _store_epoch(self, desired: LoadBalancerSpec, paths: LbPaths) -> None:
@@ -373,9 +460,11 @@ class Reconciler:
         this LB's spec, and may get None from the source) still knows which bridge to release."""
         if self._networks.get(lb_id) == network:
             return
-        tmp = paths.network.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(network)))
-        tmp.replace(paths.network)
+        data = json.dumps(asdict(network))
+        if self._read(paths.network, strip=False) != data:  # a new agent process: usually already there
+            tmp = paths.network.with_suffix(".tmp")
+            tmp.write_text(data)
+            tmp.replace(paths.network)
         self._networks[lb_id] = network
 
     def _recorded_network(self, lb_id: str, paths: LbPaths) -> NetworkPlug | None:
@@ -412,5 +501,7 @@ class Reconciler:
         self._refused.pop(lb_id, None)
         self._networks.pop(lb_id, None)
         self._pending_deletes.pop(lb_id, None)
+        self._verified.pop(lb_id, None)
+        self._confirmed.pop(lb_id, None)
         self.applied.pop(lb_id, None)
         self.adopted.discard(lb_id)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from sqlalchemy import select
+
 from lbaas.db import lifecycle
 from lbaas.db import models as m
 from lbaas.db.session import Database
@@ -36,11 +38,32 @@ class DbReporter:
         self._host = host
 
     def applied(self, lb_id: str, generation: int, *, ok: bool, message: str | None = None) -> None:
+        if ok and self._recorded(lb_id, generation):
+            return  # a restarted agent confirming what runs: a read, not a write transaction per LB
         with self._db.write() as s:
             done = lifecycle.complete(s, lb_id, generation, ok=ok, message=message)
             lb = s.get(m.LoadBalancer, lb_id)
             if done and ok and lb is not None and lb.provisioning_status == "ACTIVE":
                 amphorae.ensure_amphora(s, lb, self._host)
+
+    def _recorded(self, lb_id: str, generation: int) -> bool:
+        """Is this success already in the database (the generation observed, the LB ACTIVE with no
+        message, its amphora record on this host)? Then ``complete`` would change nothing."""
+        with self._db.read() as s:
+            row = s.execute(
+                select(m.LoadBalancer.observed_generation, m.LoadBalancer.generation,
+                       m.LoadBalancer.provisioning_status, m.LoadBalancer.status_message)
+                .where(m.LoadBalancer.id == lb_id)
+            ).first()  # fmt: skip
+            if row is None or row[0] != generation or row[1] != generation:
+                return False
+            if row[2] != "ACTIVE" or row[3] is not None:
+                return False
+            hosts = s.scalars(
+                select(m.Amphora.compute_id).where(m.Amphora.loadbalancer_id == lb_id, m.Amphora.role == "STANDALONE",
+                                                   m.Amphora.status == "ALLOCATED")
+            ).all()  # fmt: skip
+            return list(hosts) == [self._host]
 
     def operating(self, lb_id: str, statuses: Mapping[str, str]) -> None:
         if not statuses:

@@ -78,6 +78,10 @@ class HaproxyProcess(Protocol):
 
     def is_running(self, paths: LbPaths) -> int | None: ...
 
+    def running_in(self, paths: LbPaths, ns: str) -> int | None:
+        """The master's pid if it runs and serves in namespace ``ns`` (not in an older one of that name)."""
+        ...
+
     def stop(self, paths: LbPaths, *, graceful: bool = False) -> None: ...
 
     def runtime(self, paths: LbPaths, command: str) -> str: ...
@@ -223,6 +227,16 @@ class MasterWorkerHaproxy:
         if pid <= 1 or not _alive(pid) or not _is_our_haproxy(pid, paths.cfg):
             return None
         return pid
+
+    def running_in(self, paths: LbPaths, ns: str) -> int | None:
+        pid = self.is_running(paths)
+        if pid is None:
+            return None
+        try:
+            here = nsexec.netns_identity(ns)
+        except OSError:
+            return None
+        return pid if nsexec.pid_netns_identity(pid) == here else None
 
     def ensure_running(self, paths: LbPaths, ns: str) -> int:
         pid = self.is_running(paths)
@@ -409,6 +423,10 @@ class FakeHaproxyProcess:
         lb = self.lbs.get(paths)
         return lb.pid if lb else None
 
+    def running_in(self, paths: LbPaths, ns: str) -> int | None:
+        lb = self.lbs.get(paths)
+        return lb.pid if lb is not None and lb.ns == ns else None
+
     def ensure_running(self, paths: LbPaths, ns: str) -> int:
         lb = self._lb(paths)
         if lb.pid is not None and lb.ns == ns:
@@ -446,14 +464,20 @@ class FakeHaproxyProcess:
         if lb.pid is None:
             raise HaproxyError(f"stats socket of {paths.lb_id} unreachable")
         lb.runtime_log.append(command)
+        if command not in self.responses and ";" in command:  # HAProxy runs each, answers one after another
+            return "".join(self._answer(c.strip()) for c in command.split(";"))
+        return self._answer(command, terminate=False)
+
+    def _answer(self, command: str, *, terminate: bool = True) -> str:
         if command in self.responses:
-            return self.responses[command]
-        if self.live_runtime:
-            if command.startswith("add server "):
-                return "New server registered.\n"
-            if command.startswith("del server "):
-                return "Server deleted.\n"
-        return ""
+            text = self.responses[command]
+        elif self.live_runtime and command.startswith("add server "):
+            text = "New server registered.\n"
+        elif self.live_runtime and command.startswith("del server "):
+            text = "Server deleted.\n"
+        else:
+            text = ""
+        return text if not terminate or text.endswith("\n") or not text else text + "\n"
 
 
 __all__ = [

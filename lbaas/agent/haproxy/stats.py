@@ -226,3 +226,48 @@ def worker_identity(info: Mapping[str, str]) -> str | None:
         return None
     start = info.get("Start_time_sec")
     return f"{pid}@{start}" if start else pid
+
+
+# ``show stat`` columns that move with time alone (seconds since a change, the last check's duration,
+# averages): an idle LB answers a different text every second, but nothing the observer reports moved.
+VOLATILE_COLUMNS = frozenset({
+    "lastchg", "downtime", "lastsess", "check_duration", "agent_duration", "last_chk", "last_agt",
+    "qtime", "ctime", "rtime", "ttime", "qtime_max", "ctime_max", "rtime_max", "ttime_max",
+    "rate", "rate_max", "req_rate", "req_rate_max", "conn_rate", "conn_rate_max",
+})  # fmt: skip
+
+_volatile_index_cache: dict[str, tuple[int, ...]] = {}
+
+
+def stat_signature(text: str) -> str:
+    """``show stat`` without its volatile columns: equal signatures mean equal statuses and counters,
+    so the observer can skip parsing an idle LB's answer."""
+    lines = text.split("\n")
+    header = lines[0]
+    drop = _volatile_index_cache.get(header)
+    if drop is None:
+        names = header.lstrip("# ").split(",")
+        drop = tuple(i for i, n in enumerate(names) if n in VOLATILE_COLUMNS)
+        if len(_volatile_index_cache) < 64:
+            _volatile_index_cache[header] = drop
+    if not drop:
+        return text
+    out = [header]
+    for line in lines[1:]:
+        fields = line.split(",")
+        for i in drop:
+            if i < len(fields):
+                fields[i] = ""
+        out.append(",".join(fields))
+    return "\n".join(out)
+
+
+def split_info_stat(text: str) -> tuple[str, str]:
+    """The answer to ``show info;show stat`` (one connection): (info text, stat text). The stat part
+    starts at its ``# pxname`` header line."""
+    if text.startswith("# pxname"):
+        return "", text
+    i = text.find("\n# pxname")
+    if i < 0:
+        raise StatsParseError("no 'show stat' header in the answer")
+    return text[:i], text[i + 1 :]

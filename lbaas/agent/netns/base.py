@@ -229,6 +229,12 @@ class Plumber(Protocol):
         """Create the namespace (visible to ``ip netns``), bring ``lo`` up and apply LB sysctls."""
         ...
 
+    def port_alive(self, ns: str, port: PortPlug) -> bool:
+        """A cheap liveness test for a port converged before (no netlink, nothing entered): the namespace
+        exists, and the host end of the VIP veth is up (so its peer is) and enslaved to the network's
+        bridge. False means "not sure": the caller then runs the full ``ensure_*``."""
+        ...
+
     def ensure_bridge(self, network: NetworkPlug, physical_interface_mappings: Mapping[str, str]) -> str:
         """A bridge for ``network`` in the root namespace (no IP, IPv6 off); returns its name.
 

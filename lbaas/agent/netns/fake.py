@@ -78,6 +78,11 @@ class FakePlumber:
             self.calls.append(("ensure_port", port.port_id))
         return want.vif
 
+    def port_alive(self, ns: str, port: PortPlug) -> bool:
+        fp = self.ports.get(port.port_id)
+        return (fp is not None and fp.ns == ns and ns in self.namespaces
+                and self.naming.bridge_name(port.network.network_id) in self.bridges)
+
     def remove_port(self, port_id: str) -> None:
         if self.ports.pop(port_id, None) is not None:
             self.calls.append(("remove_port", port_id))

@@ -445,6 +445,27 @@ class Pyroute2Plumber:
 
     # -- ports -----------------------------------------------------------------------------------
 
+    sysfs_net = "/sys/class/net"  # the root namespace's links (sysfs is tagged with the mounter's netns)
+
+    def port_alive(self, ns: str, port: PortPlug) -> bool:
+        """sysfs reads only (about 20 µs): the resync of thousands of converged LBs must not enter each
+        namespace or dump links. A veth's operstate is ``up`` only when both ends are up, so the peer is
+        checked too; what it carries inside the namespace is trusted from the last full pass."""
+        if not nsexec.netns_exists(ns):
+            return False
+        tap = os.path.join(self.sysfs_net, self.naming.tap_ifname(port.port_id))
+        br = self.naming.bridge_name(port.network.network_id)
+        try:
+            with open(os.path.join(tap, "operstate")) as f:
+                if f.read().strip() != "up":
+                    return False
+            if os.path.basename(os.readlink(os.path.join(tap, "master"))) != br:
+                return False
+            with open(os.path.join(self.sysfs_net, br, "flags")) as f:
+                return bool(int(f.read(), 16) & 1)  # IFF_UP
+        except (OSError, ValueError):
+            return False
+
     def ensure_port(self, ns: str, port: PortPlug) -> str:
         tap = self.naming.tap_ifname(port.port_id)
         vif = self.naming.vip_ifname(port.port_id)
