@@ -26,7 +26,8 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -57,6 +58,45 @@ def _plug_digest(ns: str, plug: PortPlug) -> str:
 
 def network_plug(vip: VipSpec) -> NetworkPlug:
     return PortPlug.from_vip(vip).network
+
+
+class BridgeLock:
+    """Per network: "ensure the bridge, then enslave our veth to it" (ensure) and "is the bridge unused?
+    then delete it" (teardown) are two steps each. Interleaved, the bridge was deleted under a freshly
+    plugged veth, and that LB reported ACTIVE on no bridge. Plugs share the lock (LBs on one network
+    still plug in parallel); releasing the bridge waits for them and excludes them."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._plugging = 0
+        self._releasing = False
+        self._waiting = 0  # releases waiting: new plugs wait behind them (no starvation)
+
+    @contextmanager
+    def plugging(self) -> Iterator[None]:
+        with self._cv:
+            self._cv.wait_for(lambda: not self._releasing and not self._waiting)
+            self._plugging += 1
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._plugging -= 1
+                self._cv.notify_all()
+
+    @contextmanager
+    def releasing(self) -> Iterator[None]:
+        with self._cv:
+            self._waiting += 1
+            self._cv.wait_for(lambda: not self._releasing and self._plugging == 0)
+            self._waiting -= 1
+            self._releasing = True
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._releasing = False
+                self._cv.notify_all()
 
 
 @dataclass
@@ -102,6 +142,7 @@ class Reconciler:
         self._networks: dict[str, NetworkPlug] = {}  # lb_id → the VIP network recorded on disk
         # lb_id → "del server" commands HAProxy refused (connections still open); retried while pending
         self._pending_deletes: dict[str, set[str]] = {}
+        self._bridge_locks: dict[str, BridgeLock] = {}  # network id → plugs share it, releasing the bridge excludes
         # lb_id → the desired state now running here (what the observer measures against).
         self.applied: dict[str, LoadBalancerSpec] = {}
         # LBs whose HAProxy this agent process found running and left untouched (neither started nor
@@ -219,9 +260,10 @@ class Reconciler:
         first_start = current is None and not running
         checking = self._check_in_background(text, paths) if text != current and not first_start else None
         try:
-            self.plumber.ensure_bridge(network, self.config.physical_interface_mappings)
             self.plumber.ensure_namespace(ns)
-            self.plumber.ensure_port(ns, plug)
+            with self._bridge_lock(network).plugging():  # no teardown may release the bridge in between
+                self.plumber.ensure_bridge(network, self.config.physical_interface_mappings)
+                self.plumber.ensure_port(ns, plug)
             self._mark_plumbed(paths, ns, plug)
         except BaseException:
             if checking is not None:
@@ -455,6 +497,10 @@ class Reconciler:
 
     # ------------------------------------------------------------------ teardown
 
+    def _bridge_lock(self, network: NetworkPlug) -> BridgeLock:
+        with self._lock:
+            return self._bridge_locks.setdefault(network.network_id, BridgeLock())
+
     def _remember_network(self, lb_id: str, network: NetworkPlug, paths: LbPaths) -> None:
         """Record the VIP network on disk, so that a teardown by a later agent process (which never saw
         this LB's spec, and may get None from the source) still knows which bridge to release."""
@@ -489,7 +535,8 @@ class Reconciler:
         self.haproxy.stop(paths)
         self.plumber.remove_namespace(ns_name(lb_id))
         if network is not None:
-            self.plumber.remove_bridge_if_unused(network)
+            with self._bridge_lock(network).releasing():
+                self.plumber.remove_bridge_if_unused(network)
         if paths.directory.exists():
             shutil.rmtree(paths.directory, ignore_errors=True)
 

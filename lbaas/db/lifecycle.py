@@ -10,10 +10,11 @@ on SQLite (inside BEGIN IMMEDIATE) and on PostgreSQL (row lock, WHERE re-checked
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from lbaas.db import models as m
@@ -52,6 +53,21 @@ def cas_lock_lb(
             raise errors.ImmutableObject("Load Balancer", lb_id)
         raise errors.PendingState(lb.provisioning_status, lb_id)
     return lb
+
+
+def lock_project_quota(s: Session, project_id: str) -> None:
+    """Serialize quota checks of one project until this transaction ends: count, insert, commit.
+
+    Without it two transactions both count N (below the limit) and both insert: 20 concurrent creates
+    against a quota of 3 all succeeded on PostgreSQL. There a transaction-scoped advisory lock keyed by
+    the project does it (no row needed, so projects on the default quota are covered too); SQLite
+    writers already run one at a time (``BEGIN IMMEDIATE``). One key per project, not per resource, so
+    a fully populated create that checks several resources cannot deadlock with another.
+    """
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(f"lbaas-quota:{project_id}".encode()).digest()[:8], "big", signed=True)
+    s.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 def lock_for_delete(s: Session, lb_id: str) -> m.LoadBalancer:

@@ -65,8 +65,11 @@ def assigned(s: Session, host: str) -> dict[str, int]:
     return {lb_id: gen for lb_id, gen in rows}
 
 
-def _bound_lb(s: Session, host: str, lb_id: str) -> m.LoadBalancer | None:
-    lb = s.get(m.LoadBalancer, lb_id, populate_existing=True)
+def _bound_lb(s: Session, host: str, lb_id: str, *, lock: bool = False) -> m.LoadBalancer | None:
+    """The LB if it is bound to ``host``. ``lock``: hold its row until commit (SELECT … FOR UPDATE), so
+    the agent's reports on one LB run one at a time: an operating report that loaded a member must not
+    race the ``applied`` that deletes it (that was a StaleDataError, a 500 to the agent)."""
+    lb = s.get(m.LoadBalancer, lb_id, populate_existing=True, with_for_update=lock)
     if lb is None or lb.agent_id is None or lb.agent_id != _agent_id(s, host):
         return None
     return lb
@@ -79,7 +82,7 @@ def spec_for(s: Session, host: str, lb_id: str) -> LoadBalancerSpec | None:
 
 def applied(s: Session, host: str, lb_id: str, generation: int, *, ok: bool, message: str | None = None) -> bool:
     """Complete ``generation`` if the LB is still bound to ``host``; True when it counted."""
-    if _bound_lb(s, host, lb_id) is None:
+    if _bound_lb(s, host, lb_id, lock=True) is None:
         return False
     done = lifecycle.complete(s, lb_id, generation, ok=ok, message=message)
     lb = s.get(m.LoadBalancer, lb_id)
@@ -111,7 +114,7 @@ def record_stats(s: Session, lb_id: str, deltas: Mapping[str, Mapping[str, int]]
 
 
 def operating(s: Session, host: str, lb_id: str, statuses: Mapping[str, str]) -> bool:
-    lb = _bound_lb(s, host, lb_id)
+    lb = _bound_lb(s, host, lb_id, lock=True)
     if lb is None:
         return False
     record_operating(s, lb, statuses)
@@ -119,7 +122,7 @@ def operating(s: Session, host: str, lb_id: str, statuses: Mapping[str, str]) ->
 
 
 def stats(s: Session, host: str, lb_id: str, deltas: Mapping[str, Mapping[str, int]]) -> bool:
-    if _bound_lb(s, host, lb_id) is None:
+    if _bound_lb(s, host, lb_id, lock=True) is None:
         return False
     record_stats(s, lb_id, deltas)
     return True

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lbaas.db import models as m
+from lbaas.db.lifecycle import lock_project_quota
 from lbaas.db.session import nudge_after_commit
 from lbaas.domain import errors
 from lbaas.services.context import RequestContext
@@ -56,6 +57,7 @@ def check_quota(s: Session, project_id: str, resource: str, adding: int, default
         limit = defaults.get(resource, -1)
     if limit < 0:
         return
+    lock_project_quota(s, project_id)  # held until commit: no concurrent create passes the same count
     model = QUOTA_MODELS[resource]
     used = s.scalar(
         select(func.count())

@@ -191,3 +191,29 @@ def test_lb_updates_and_member_creates_interleave(server: Server, target: tuple[
     with server.db.read() as s:
         row = s.get(m.LoadBalancer, lb)
         assert row is not None and row.observed_generation == row.generation
+
+
+def test_quota_holds_when_clients_create_at_once(server: Server) -> None:
+    """The quota check counts, then the create inserts: concurrent creates must not both pass the count."""
+    subnet = make_subnet(server.db)
+    quota = 3
+    r = httpx.put(f"{server.url}/v2/lbaas/quotas/lbaas-default", json={"quota": {"loadbalancer": quota}})
+    assert r.status_code in (200, 202), r.text
+    codes: Counter[int] = Counter()
+    lock = threading.Lock()
+    start = threading.Barrier(20)
+
+    def client() -> None:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            start.wait()
+            r = http.post(LB, json={"loadbalancer": {"vip_subnet_id": subnet}})
+            with lock:
+                codes[r.status_code] += 1
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        for f in [pool.submit(client) for _ in range(20)]:
+            f.result()
+    with server.db.read() as s:
+        count = len(list(s.scalars(select(m.LoadBalancer.id))))
+    assert codes == Counter({201: quota, 403: 20 - quota}), codes
+    assert count == quota

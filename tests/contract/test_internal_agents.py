@@ -262,3 +262,55 @@ def test_lb_failover_unbinds_with_a_new_epoch(client: TestClient, database: Data
     after = row(database, lb["id"])
     assert after is not None and after.agent_id is None and after.binding_epoch == 8
     assert after.provisioning_status == "PENDING_UPDATE"
+
+
+def test_an_operating_report_and_the_applied_that_deletes_its_object_do_not_collide(
+    client: TestClient, database: Database, lb: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The observer reports a listener's status while a worker reports the generation that deletes it
+    (issue-4 concurrency test: StaleDataError, a 500 to the agent). Reports on one LB now serialize."""
+    import threading
+
+    from lbaas.services import agents
+
+    beat(client, "host-a")
+    bind(database, lb["id"], "host-a")
+    with database.write() as s:
+        s.add(m.Listener(id="l-gone", loadbalancer_id=lb["id"], project_id=lb["project_id"], protocol="TCP",
+                         protocol_port=81, provisioning_status="PENDING_DELETE"))  # fmt: skip
+        s.execute(update(m.LoadBalancer).where(m.LoadBalancer.id == lb["id"]).values(
+            provisioning_status="PENDING_UPDATE", generation=m.LoadBalancer.generation + 1))  # fmt: skip
+    gen = row(database, lb["id"]).generation  # type: ignore[union-attr]
+    loaded, deleted = threading.Event(), threading.Event()
+    original = agents.record_operating
+
+    def slow_record(s: object, lb_row: m.LoadBalancer, statuses: dict[str, str]) -> None:
+        original(s, lb_row, statuses)  # type: ignore[arg-type]
+        loaded.set()
+        deleted.wait(timeout=1.5)  # with the row lock, the delete cannot happen meanwhile
+
+    monkeypatch.setattr(agents, "record_operating", slow_record)
+    errors: list[BaseException] = []
+
+    def report_operating() -> None:
+        try:
+            with database.write() as s:
+                agents.operating(s, "host-a", lb["id"], {"l-gone": "ONLINE"})
+        except BaseException as exc:
+            errors.append(exc)
+
+    def report_applied() -> None:
+        loaded.wait(timeout=10)
+        with database.write() as s:
+            assert agents.applied(s, "host-a", lb["id"], gen, ok=True)
+        deleted.set()
+
+    threads = [threading.Thread(target=report_operating), threading.Thread(target=report_applied)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors, errors
+    with database.read() as s:
+        assert s.get(m.Listener, "l-gone") is None
+    assert row(database, lb["id"]).provisioning_status == "ACTIVE"  # type: ignore[union-attr]

@@ -117,7 +117,9 @@ def make_reconciler(
 @pytest.fixture
 def w(tmp_path: Path) -> World:
     source, reports, plumber, haproxy = Source(), Reports(), FlakyPlumber(), FakeHaproxyProcess()
-    return World(tmp_path, source, reports, plumber, haproxy, make_reconciler(tmp_path, source, reports, plumber, haproxy))
+    return World(
+        tmp_path, source, reports, plumber, haproxy, make_reconciler(tmp_path, source, reports, plumber, haproxy)
+    )
 
 
 def spec(generation: int = 1, *, members: int = 2, epoch: int = 0, deleting: bool = False) -> LoadBalancerSpec:
@@ -131,7 +133,7 @@ def spec(generation: int = 1, *, members: int = 2, epoch: int = 0, deleting: boo
 def test_create_plumbs_swaps_starts_and_reports_the_generation(w: World) -> None:
     w.set(spec(1))
     assert w.rec.reconcile(LB).ok
-    assert w.plumber.calls == [("ensure_bridge", BRIDGE), ("ensure_namespace", NS), ("ensure_port", "port-vip")]
+    assert w.plumber.calls == [("ensure_namespace", NS), ("ensure_bridge", BRIDGE), ("ensure_port", "port-vip")]
     assert w.verbs() == ["swap", "start"]  # a first start parses the file itself: no separate haproxy -c
     assert w.haproxy.lbs[w.paths].ns == NS
     assert w.paths.cfg.read_text() == w.haproxy.lbs[w.paths].cfg
@@ -171,7 +173,9 @@ def test_refused_config_reports_haproxys_words_and_keeps_the_old_one(w: World) -
     w.set(spec(1))
     w.rec.reconcile(LB)
     good = w.paths.cfg.read_text()
-    w.haproxy.reject = lambda text: "[ALERT] parsing [haproxy.cfg:42]: 'server member-2' unknown keyword" if "member-2" in text else None
+    w.haproxy.reject = lambda text: (
+        "[ALERT] parsing [haproxy.cfg:42]: 'server member-2' unknown keyword" if "member-2" in text else None
+    )
     w.reset_calls()
     w.set(spec(2, members=3))
     outcome = w.rec.reconcile(LB)
@@ -524,3 +528,63 @@ def test_non_member_change_still_plumbs_checks_and_reloads(live: World) -> None:
     assert w.rec.reconcile(LB).ok
     assert w.verbs() == ["check", "swap", "reload"]
     assert w.haproxy.lbs[w.paths].runtime_log == ["show servers state"]
+
+
+# ------------------------------------------------------------------------------------- bridge race
+
+
+class KernelLikeBridges(FakePlumber):
+    """As in the kernel, deleting a bridge releases its ports; and "unused? then delete" is two steps,
+    with a pause between them that the test controls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enslaved: dict[str, str] = {}  # port id → bridge
+        self.checked = threading.Event()  # the teardown found the bridge unused
+        self.go = threading.Event()  # ... and may delete it now
+
+    def ensure_port(self, ns: str, port: Any) -> str:
+        vif = super().ensure_port(ns, port)
+        self.enslaved[port.port_id] = self.naming.bridge_name(port.network.network_id)
+        return vif
+
+    def remove_bridge_if_unused(self, network: Any) -> bool:
+        name = self.naming.bridge_name(network.network_id)
+        if any(self.naming.bridge_name(fp.port.network.network_id) == name for fp in self.ports.values()):
+            return False
+        self.checked.set()
+        self.go.wait(timeout=0.5)
+        self.bridges.pop(name, None)
+        self.enslaved = {p: b for p, b in self.enslaved.items() if b != name}
+        return True
+
+
+def test_a_teardown_never_releases_the_bridge_under_a_port_being_plugged(tmp_path: Path) -> None:
+    """The last LB of a network goes while a new one on that network is plugged: the new LB must end
+    up on a bridge (seen while building the issue-4 concurrency test: without the per-network lock it
+    reported ACTIVE with its veth on no bridge, until a resync re-plugged it)."""
+    plumber, source, reports = KernelLikeBridges(), Source(), Reports()
+    rec = make_reconciler(tmp_path, source, reports, plumber, FakeHaproxyProcess())
+    old = spec(1)
+    new_vip = old.vip.model_copy(
+        update={"port_id": "port-new", "address": "203.0.113.77", "mac_address": "fa:16:3e:00:00:77"}
+    )
+    new = old.model_copy(update={"id": "lb-0002", "vip": new_vip})
+    source.specs[old.id] = old
+    assert rec.reconcile(old.id).ok
+    del source.specs[old.id]  # deleted: its teardown will find the bridge unused
+    source.specs[new.id] = new
+
+    def plug_new_once_teardown_checked() -> None:
+        plumber.checked.wait(timeout=5)
+        rec.reconcile(new.id)
+        plumber.go.set()
+
+    t = threading.Thread(target=plug_new_once_teardown_checked)
+    t.start()
+    assert rec.reconcile(old.id).ok
+    t.join(timeout=10)
+    bridge = plumber.naming.bridge_name(new.vip.network_id)
+    assert bridge in plumber.bridges
+    assert plumber.enslaved.get("port-new") == bridge
+    assert rec.reconcile(new.id).ok and plumber.enslaved.get("port-new") == bridge
