@@ -66,7 +66,7 @@ def select_fields(obj: dict[str, Any], fields: list[str]) -> dict[str, Any]:
 
 def links(request: Request, page: Page, q: ListQuery, *, key: str = "id") -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
-    if not page.rows:
+    if not page.rows or not (page.has_next or page.has_previous):
         return out
     base = str(request.url).split("?", 1)[0]
     keep = [(k, v) for k, v in request.query_params.multi_items() if k not in ("marker", "page_reverse")]

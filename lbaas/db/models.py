@@ -72,10 +72,10 @@ class LoadBalancer(Base, IdMixin, ProjectMixin, TimestampMixin, StatusMixin, Adm
     binding_epoch: Mapped[int] = mapped_column(BigInteger, default=0)
 
     listeners: Mapped[list[Listener]] = relationship(
-        back_populates="load_balancer", cascade="all, delete-orphan", order_by="Listener.created_at"
+        back_populates="load_balancer", cascade="all, delete-orphan", order_by="[Listener.created_at, Listener.id]"
     )
     pools: Mapped[list[Pool]] = relationship(
-        back_populates="load_balancer", cascade="all, delete-orphan", order_by="Pool.created_at"
+        back_populates="load_balancer", cascade="all, delete-orphan", order_by="[Pool.created_at, Pool.id]"
     )
     _tags: Mapped[list[Tag]] = _tags_rel("LoadBalancer")
 

@@ -26,7 +26,7 @@ from lbaas.services.env import ServiceEnv
 SECRET_HEADER = "X-Lbaas-Agent-Secret"
 
 
-def require_secret(request: Request) -> None:
+async def require_secret(request: Request) -> None:
     env: ServiceEnv = request.app.state.env
     expected = env.settings.internal_secret
     given = request.headers.get(SECRET_HEADER, "")

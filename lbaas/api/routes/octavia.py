@@ -5,13 +5,16 @@ Each handler: parse → one transaction through a service → the same row shape
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import selectinload
 
 from lbaas.api import listing
 from lbaas.api.deps import Ctx, Db, Env, scope
+from lbaas.api.responses import json_response
 from lbaas.api.schemas import health_monitor as hm_s
 from lbaas.api.schemas import l7 as l7_s
 from lbaas.api.schemas import listener as li_s
@@ -20,6 +23,9 @@ from lbaas.api.schemas import member as mb_s
 from lbaas.api.schemas import pool as pool_s
 from lbaas.db import listing as db_listing
 from lbaas.db import models as m
+from lbaas.db import rows
+from lbaas.db.session import Database
+from lbaas.domain import errors
 from lbaas.services import health_monitors, l7, listeners, load_balancers, members, pools
 from lbaas.services.common import load
 
@@ -42,17 +48,32 @@ def _truthy(value: str | None) -> bool:
 # --------------------------------------------------------------------------- load balancers
 
 
-@router.get("/loadbalancers")
-def list_load_balancers(request: Request, db: Db, ctx: Ctx) -> dict[str, Any]:
+_LB_FILTERS = frozenset(lb_s.LoadBalancerResponse.model_fields) | {"project_id"}
+
+# The two hottest reads (issue 5): rows, not ORM objects (lbaas.db.rows), two shape-cached statements
+# on one pooled connection; the same answer as the ORM view (tests/contract/test_row_reads.py). On
+# SQLite the read runs right on the event loop (sub-millisecond, and a WAL reader never waits for a
+# lock), where a thread-pool hop and its GIL hand-over would cost more than the work; on PostgreSQL
+# it waits for server round trips, so it runs in the thread pool like every other handler.
+
+
+async def _read(db: Database, fn: Callable[[], Response]) -> Response:
+    return await run_in_threadpool(fn) if db.reads_block else fn()
+
+
+@router.get("/loadbalancers", response_model=None)
+async def list_load_balancers(request: Request, db: Db, ctx: Ctx) -> Response:
     q = listing.parse(request)
-    with db.read() as s:
-        page = db_listing.page(
-            s, m.LoadBalancer, q,
-            where=scope(m.LoadBalancer, ctx),
-            allowed_filters=_filters(lb_s.LoadBalancerResponse),
-            options=(selectinload(m.LoadBalancer.listeners), selectinload(m.LoadBalancer.pools)),
-        )  # fmt: skip
-        return listing.render_list(request, "loadbalancers", page, q, lb_s.view)
+    project = None if ctx.is_admin else ctx.project_id
+
+    def read() -> Response:
+        with db.read_rows() as conn:
+            page = db_listing.page_rows(conn, m.LoadBalancer, q, project_id=project, allowed_filters=_LB_FILTERS)
+            children = rows.lb_children(conn, page)
+        body = listing.render_list(request, "loadbalancers", page, q, lambda r: lb_s.row_view(r, children[r.id]))
+        return json_response(body)
+
+    return await _read(db, read)
 
 
 @router.post("/loadbalancers", status_code=201)
@@ -80,10 +101,17 @@ def _full_listener(li: m.Listener) -> dict[str, Any]:
     return out
 
 
-@router.get("/loadbalancers/{lb_id}")
-def get_load_balancer(lb_id: str, request: Request, db: Db, ctx: Ctx) -> dict[str, Any]:
-    with db.read() as s:
-        return {"loadbalancer": _fields(request, lb_s.view(load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer")))}
+@router.get("/loadbalancers/{lb_id}", response_model=None)
+async def get_load_balancer(lb_id: str, request: Request, db: Db, ctx: Ctx) -> Response:
+    def read() -> Response:
+        with db.read_rows() as conn:
+            row = rows.lb_row(conn, lb_id)
+            if row is None or row.provisioning_status == "DELETED" or not ctx.can_see(row):
+                raise errors.NotFound("Load Balancer", lb_id)
+            children = rows.lb_children_of(conn, lb_id)
+        return json_response({"loadbalancer": _fields(request, lb_s.row_view(row, children))})
+
+    return await _read(db, read)
 
 
 @router.put("/loadbalancers/{lb_id}")
