@@ -7,6 +7,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# uvicorn closes an idle keep-alive connection after this many seconds. Its default (5 s) is shorter than
+# the idle time of client pools (requests, httpx, Terraform), so a request sent just as the server closes
+# got a reset; 75 s outlasts them, like the usual reverse-proxy defaults.
+KEEP_ALIVE_S = 75
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LBAAS_", extra="ignore")
@@ -37,13 +41,14 @@ class Settings(BaseSettings):
     haproxy_bin: str = "haproxy"
     haproxy_user: str = "haproxy"
     haproxy_group: str = "haproxy"
-    # Per-LB HAProxy sizing, for density (bench/density.py; measured with smaps_rollup on HAProxy 2.6):
-    # each extra thread costs its worker ~0.2 MB plus a kernel stack, and the global maxconn sizes the
-    # fd tables (~0.12 kB per connection in the worker). Many LBs share one host's cores, so one thread
-    # each; a listener with connection_limit -1 gets haproxy_default_maxconn, an explicit
-    # connection_limit is honoured up to haproxy_maxconn_cap (RLIMIT_NOFILE is 20000 here).
-    haproxy_nbthread: int | None = 1
-    haproxy_default_maxconn: int = 2000
+    # Per-LB HAProxy sizing (bench/density.py; measured with smaps_rollup on HAProxy 2.6). Defaults favour
+    # the data plane: HAProxy's own thread count (one per CPU, as a hand-written config gets) and 9000
+    # connections for a listener with connection_limit -1. Each thread beyond one costs the worker
+    # ~0.2 MB plus a kernel stack; the global maxconn sizes the fd tables (~0.12 kB per connection).
+    # A dense host can trade: LBAAS_HAPROXY_NBTHREAD=1 and LBAAS_HAPROXY_DEFAULT_MAXCONN=2000 save ~1 MB
+    # per LB. An explicit connection_limit is honoured up to haproxy_maxconn_cap (RLIMIT_NOFILE 20000).
+    haproxy_nbthread: int | None = None
+    haproxy_default_maxconn: int = 9000
     haproxy_maxconn_cap: int = 9000
     # Scale-out. The internal agent API refuses every call (401) unless a shared secret is configured.
     internal_secret: str | None = None

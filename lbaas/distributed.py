@@ -30,7 +30,7 @@ import uvicorn
 from lbaas.api.app import create_app
 from lbaas.bus.base import Nudger
 from lbaas.bus.router import NudgeRouter
-from lbaas.config import Settings
+from lbaas.config import KEEP_ALIVE_S, Settings
 from lbaas.db.session import Database
 from lbaas.domain.agents import Timing
 from lbaas.providers.haproxy_ns import HaproxyProvider
@@ -94,7 +94,7 @@ def run_api(settings: Settings, *, log_level: str = "info") -> None:
     app = create_app(db=db, env=env)
     sock = _reuseport_socket(settings.bind)
     log.info("lbaas api on http://%s (database %s)", settings.bind, db.url)
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, timeout_keep_alive=KEEP_ALIVE_S))
     server.run(sockets=[sock])
 
 

@@ -7,7 +7,7 @@ import logging
 import uvicorn
 
 from lbaas.api.app import create_app
-from lbaas.config import Settings
+from lbaas.config import KEEP_ALIVE_S, Settings
 from lbaas.db.lifecycle import pending_lb_ids
 from lbaas.db.migrate import upgrade
 from lbaas.db.session import Database
@@ -88,4 +88,5 @@ def run_embedded(settings: Settings, *, log_level: str = "info") -> None:
     host, _, port = settings.bind.rpartition(":")
     app = create_app(db=db, env=env)
     log.info("lbaas serving on http://%s:%s (provider %s, database %s)", host, port, settings.provider, url)
-    uvicorn.run(app, host=host or "127.0.0.1", port=int(port), log_level=log_level, access_log=False)
+    uvicorn.run(app, host=host or "127.0.0.1", port=int(port), log_level=log_level, access_log=False,
+                timeout_keep_alive=KEEP_ALIVE_S)  # fmt: skip
