@@ -1,4 +1,4 @@
-"""The agent process: a work queue of LB ids, a periodic full resync, and a 1 s observer.
+"""The agent process: a work queue of LB ids, a periodic full resync, a 1 s heartbeat and a 1 s observer.
 
 Triggers only enqueue ids: a nudge from the API, the resync timer (every assigned LB plus every
 orphan namespace), the observer when an HAProxy has died. The observer also measures operating
@@ -47,7 +47,10 @@ class Agent:
     def start(self) -> None:
         self.queue.start()
         self.resync()
-        for target, name in ((self._resync_loop, "resync"), (self._observe_loop, "observe")):
+        loops = [(self._resync_loop, "resync"), (self._observe_loop, "observe")]
+        if self._heartbeat is not None:
+            loops.append((self._heartbeat_loop, "heartbeat"))
+        for target, name in loops:
             t = threading.Thread(target=target, name=f"agent-{name}", daemon=True)
             t.start()
             self._threads.append(t)
@@ -87,13 +90,19 @@ class Agent:
         while not self._stop.wait(self._resync_interval):
             self.resync()
 
+    def _heartbeat_loop(self) -> None:
+        """Its own thread: liveness must not wait for the observation of every LB (one report per LB;
+        with a slow API, observing tens of LBs took longer than agent_down_time and live agents were
+        failed over)."""
+        assert self._heartbeat is not None
+        while not self._stop.wait(self._observe_interval):
+            try:
+                self._heartbeat()
+            except Exception as exc:
+                log.debug("heartbeat failed: %s", exc)
+
     def _observe_loop(self) -> None:
         while not self._stop.wait(self._observe_interval):
-            if self._heartbeat is not None:
-                try:
-                    self._heartbeat()
-                except Exception as exc:
-                    log.debug("heartbeat failed: %s", exc)
             if self._observer is None:
                 continue
             with self._lock:
