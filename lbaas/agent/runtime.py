@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from lbaas.agent.reconciler import Reconciler
@@ -95,7 +96,12 @@ class Agent:
         with a slow API, observing tens of LBs took longer than agent_down_time and live agents were
         failed over)."""
         assert self._heartbeat is not None
-        while not self._stop.wait(self._observe_interval):
+        period = self._observe_interval
+        next_beat = time.monotonic() + period
+        # fixed rate: a slow call does not stretch the period (the controller counts silence from the
+        # last heartbeat that arrived, so a late one costs failover time)
+        while not self._stop.wait(max(0.0, next_beat - time.monotonic())):
+            next_beat = max(next_beat + period, time.monotonic())
             try:
                 self._heartbeat()
             except Exception as exc:

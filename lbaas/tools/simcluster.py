@@ -13,6 +13,7 @@ the exchanges, the state directory.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import ipaddress
 import json
 import os
@@ -219,6 +220,26 @@ class SimCluster:
         p = self.dir / f"{name}.log"
         return p.read_text(errors="replace") if p.exists() else ""
 
+    def log_times(self, name: str, needle: str, since: float) -> list[float]:
+        """Seconds after wall-clock ``since`` of the lines of ``name``'s log that contain ``needle``."""
+        out = []
+        for line in self.log(name).splitlines():
+            if needle in line:
+                try:
+                    t = datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                except ValueError:
+                    continue
+                if t >= since - 1:
+                    out.append(round(t - since, 3))
+        return out
+
+    def failover_timeline(self, lb_id: str, victim: str, killed_at: float) -> dict[str, float | None]:
+        """When (seconds after the kill) the controller moved ``lb_id`` and its new host reported it applied."""
+        moved = self.log_times("controller", f"LB {lb_id} failed over from dead agent {victim}", killed_at)
+        new = self.host_of(lb_id)
+        applied = self.log_times(new, f"/loadbalancers/{lb_id}/applied", killed_at) if new else []
+        return {"rebound": moved[0] if moved else None, "applied": applied[0] if applied else None}
+
     def state_dir(self, host: str) -> Path:
         return self.dir / host
 
@@ -314,9 +335,10 @@ class SimCluster:
         return r[0]["status"] == 200
 
     def load(self, url: str, *, seconds: float = 120.0, workers: int = 2, timeout: float = 1.0,
-             interval: float = 0.01) -> LoadRun:
+             interval: float = 0.02) -> LoadRun:
         argv = [sys.executable, LOADLOOP, url, "--mode", "new", "--seconds", str(seconds), "--workers",
                 str(workers), "--timeout", str(timeout), "--interval", str(interval)]
+        self.load_started = time.time()
         proc = subprocess.Popen(self.client_argv(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         run = LoadRun(proc, "new")
         run.wait_ready(timeout=30)

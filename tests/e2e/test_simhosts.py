@@ -77,14 +77,17 @@ def _kill_under_load(c: SimCluster, lbs: list[str], lb_id: str) -> tuple[str, di
     victim = before[lb_id]
     run = c.load(f"http://{c.vip(lb_id)}/", seconds=120, workers=4, timeout=0.5)
     time.sleep(1.5)
+    killed_at = time.time()
     c.kill_host(victim)
     after = wait_for(lambda: (lambda s: s if s and victim not in s.values() else None)(c.settled(lbs)), 60,
                      "every LB of the dead host ACTIVE elsewhere")
     wait_for(lambda: c.answers(lb_id), 30, "the VIP to answer")
     time.sleep(1.0)
     report = run.stop()
+    timeline = c.failover_timeline(lb_id, victim, killed_at)
     print(f"\nhost {victim} killed: longest gap {report['longest_gap']} s, "
-          f"{report['failed']} of {report['requests']} requests failed")
+          f"{report['failed']} of {report['requests']} requests failed; after the kill: rebound at "
+          f"{timeline['rebound']} s, applied at {timeline['applied']} s; kill took {c.topo.last_kill}")
     return victim, {**before}, report | {"after": after}
 
 
