@@ -20,7 +20,7 @@ import pytest
 
 from lbaas.tools.simcluster import SimCluster, services_available, wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.e2e, pytest.mark.netns, pytest.mark.timeout(900)]
 
 HOSTS = ("h1", "h2", "h3")
 MAX_GAP = 5.0  # seconds: the failover requirement
