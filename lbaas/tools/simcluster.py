@@ -168,7 +168,7 @@ class SimCluster:
         host = self.topo.add_host(name, forward_ports=(self.port, AMQP_PORT))
         self._start(
             name, "agent", "--host", name, "--endpoint", self.endpoint, "--state-dir", str(self.state_dir(name)),
-            "--resync-interval", "10", "--physical-interface-mappings", f"{PHYSNET}:{UNDERLAY_IF}", host=host,
+            "--resync-interval", "30", "--physical-interface-mappings", f"{PHYSNET}:{UNDERLAY_IF}", host=host,
         )  # fmt: skip
         return host
 
