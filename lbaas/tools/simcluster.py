@@ -172,12 +172,14 @@ class SimCluster:
         )  # fmt: skip
         return host
 
-    def kill_host(self, name: str) -> list[int]:
-        pids = self.topo.kill_host(name)
-        proc = self.procs.pop(name, None)
-        if proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
+    def kill_host(self, *names: str) -> list[int]:
+        """Power cut of one host, or of several at the same instant."""
+        pids = self.topo.kill_hosts(*names)
+        for name in names:
+            proc = self.procs.pop(name, None)
+            if proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=10)
         return pids
 
     def start_controller(self) -> None:

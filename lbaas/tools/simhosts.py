@@ -245,10 +245,10 @@ class SimHost:
             out["net"].add(nsexec.netns_identity(self.ns))
         return out
 
-    def kill(self) -> list[int]:
+    def kill(self, idents: dict[str, set[tuple[int, int]]] | None = None) -> list[int]:
         """Power cut: SIGKILL every process of the host (by namespace, by pid), cut its forwarders and
         its underlay link, remove its namespace. Returns the pids killed."""
-        idents = self.idents()
+        idents = idents or self.idents()
         t0 = time.monotonic()
         # pid 1 first: the kernel then SIGKILLs everything else in the host's pid namespace at once
         with contextlib.suppress(ProcessLookupError):
@@ -339,9 +339,17 @@ class Topology:
             host.forward(port)
         return host
 
-    def kill_host(self, name: str) -> list[int]:
+    def kill_hosts(self, *names: str) -> list[int]:
+        """Several hosts at the same instant (one power cut): every pid 1 first, then the cleanup."""
+        idents = {name: self.hosts[name].idents() for name in names}  # read before pid 1 is gone
+        for name in names:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.hosts[name].init_pid, signal.SIGKILL)
+        return sorted(pid for name in names for pid in self.kill_host(name, idents[name]))
+
+    def kill_host(self, name: str, idents: dict[str, set[tuple[int, int]]] | None = None) -> list[int]:
         host = self.hosts.pop(name)
-        pids = host.kill()
+        pids = host.kill(idents)
         self.last_kill = dict(host.timings)
         return pids
 
