@@ -39,7 +39,7 @@ def _timed(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install() -> None:
-    from lbaas.agent import reconciler, reporter, source
+    from lbaas.agent import reconciler, remote, reporter, source
     from lbaas.agent.haproxy import process
     from lbaas.agent.netns import pyroute2_plumber
 
@@ -55,6 +55,8 @@ def install() -> None:
         (process.MasterWorkerHaproxy, "ensure_running", "haproxy start"),
         (process.MasterWorkerHaproxy, "reload", "haproxy reload"),
         (reporter.DbReporter, "applied", "report applied"),
+        (remote.ApiSource, "get", "read desired state"),
+        (remote.ApiReporter, "applied", "report applied"),
     ]
     for cls, name, label in targets:
         setattr(cls, name, _timed(label, getattr(cls, name)))

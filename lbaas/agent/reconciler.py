@@ -535,6 +535,11 @@ class Reconciler:
         self.haproxy.stop(paths)
         self.plumber.remove_namespace(ns_name(lb_id))
         if network is not None:
+            if last is not None and desired is None:
+                # We served it until now and it is no longer ours (failed over while we were cut off):
+                # our traffic taught the switches its MAC is here; make the new owner answer (and so
+                # re-teach them) instead of waiting for ARP entries to expire.
+                self.plumber.solicit(network, [ip for ip, _ in PortPlug.from_vip(last.vip).addresses])
             with self._bridge_lock(network).releasing():
                 self.plumber.remove_bridge_if_unused(network)
         if paths.directory.exists():

@@ -1,4 +1,4 @@
-"""The agent process: a work queue of LB ids, a periodic full resync, and a 1 s observer.
+"""The agent process: a work queue of LB ids, a periodic full resync, a 1 s heartbeat and a 1 s observer.
 
 Triggers only enqueue ids: a nudge from the API, the resync timer (every assigned LB that is new,
 changed, failing or not confirmed for ``confirm_interval``, plus every orphan), the observer when an HAProxy has died. The observer also measures operating
@@ -58,7 +58,9 @@ class Agent:
     def start(self) -> None:
         self.queue.start()
         self.resync()
-        loops = ((self._resync_loop, "resync"), (self._observe_loop, "observe"), (self._heartbeat_loop, "heartbeat"))
+        loops = [(self._resync_loop, "resync"), (self._observe_loop, "observe")]
+        if self._heartbeat is not None:
+            loops.append((self._heartbeat_loop, "heartbeat"))
         for target, name in loops:
             t = threading.Thread(target=target, name=f"agent-{name}", daemon=True)
             t.start()
@@ -112,10 +114,16 @@ class Agent:
             self.resync()
 
     def _heartbeat_loop(self) -> None:
-        """On its own thread: a long observer sweep must not make this agent look dead."""
-        if self._heartbeat is None:
-            return
-        while not self._stop.wait(self._observe_interval):
+        """Its own thread: liveness must not wait for the observation of every LB (one report per LB;
+        with a slow API, observing tens of LBs took longer than agent_down_time and live agents were
+        failed over)."""
+        assert self._heartbeat is not None
+        period = self._observe_interval
+        next_beat = time.monotonic() + period
+        # fixed rate: a slow call does not stretch the period (the controller counts silence from the
+        # last heartbeat that arrived, so a late one costs failover time)
+        while not self._stop.wait(max(0.0, next_beat - time.monotonic())):
+            next_beat = max(next_beat + period, time.monotonic())
             try:
                 self._heartbeat()
             except Exception as exc:

@@ -255,6 +255,12 @@ class Plumber(Protocol):
         """Delete the namespace and the veths inside it. Processes are the caller's business."""
         ...
 
+    def solicit(self, network: NetworkPlug, ips: Sequence[str]) -> None:
+        """Ask on ``network``'s bridge who holds ``ips`` (ARP probes from a throwaway MAC). Sent after a
+        VIP this host served was removed because another host now owns it: the owner's answer moves
+        the VIP's MAC back to it in every switch's table, which our copy's traffic had pulled here."""
+        ...
+
     def remove_bridge_if_unused(self, network: NetworkPlug) -> bool:
         """Delete the bridge (and its VLAN subinterface or tagger, with the tagger's entry on the physical
         interface) if no port uses it; True if it is gone."""

@@ -7,7 +7,7 @@ records every *changing* call in ``calls`` so tests can assert that a converged 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lbaas.agent.netns.base import DEFAULT_NAMING, Naming, NetworkPlug, PlumbingError, PortPlug, vlan_ifname
@@ -36,6 +36,7 @@ class FakePlumber:
     bridges: dict[str, FakeBridge] = field(default_factory=dict)
     ports: dict[str, FakePort] = field(default_factory=dict)  # by port id
     calls: list[tuple[str, str]] = field(default_factory=list)  # (verb, object) for changes only
+    solicited: list[str] = field(default_factory=list)  # IPs asked for by ``solicit``
 
     def list_namespaces(self, prefix: str) -> list[str]:
         return sorted(n for n in self.namespaces if n.startswith(prefix))
@@ -94,6 +95,10 @@ class FakePlumber:
             del self.ports[pid]  # veths die with their namespace
         del self.namespaces[ns]
         self.calls.append(("remove_namespace", ns))
+
+    def solicit(self, network: NetworkPlug, ips: Sequence[str]) -> None:
+        self.calls.append(("solicit", self.naming.bridge_name(network.network_id)))
+        self.solicited.extend(ips)
 
     def remove_bridge_if_unused(self, network: NetworkPlug) -> bool:
         name = self.naming.bridge_name(network.network_id)

@@ -38,6 +38,27 @@ def garp_frame(mac: str, ip: str, *, op: int = 1) -> bytes:
     return eth + arp
 
 
+def probe_frame(src_mac: str, ip: str) -> bytes:
+    """A broadcast ARP probe (RFC 5227: sender IP 0.0.0.0) asking who has ``ip``, from ``src_mac``."""
+    src = mac_bytes(src_mac)
+    eth = BROADCAST + src + struct.pack("!H", ETH_P_ARP)
+    arp = struct.pack("!HHBBH", 1, ETH_P_IP, 6, 4, 1) + src + b"\x00" * 4 + b"\x00" * 6
+    return eth + arp + ipaddress.IPv4Address(ip).packed
+
+
+def send_probes(ifname: str, src_mac: str, ips: list[str]) -> int:
+    """Send an ARP probe per IPv4 address on ``ifname`` of the current thread's namespace. Whoever holds
+    the address answers from its own MAC, which re-teaches every switch on the way where that MAC is."""
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    try:
+        s.bind((ifname, 0))
+        for ip in ips:
+            s.send(probe_frame(src_mac, ip))
+    finally:
+        threading.Thread(target=s.close, name="probe-close", daemon=True).start()
+    return len(ips)
+
+
 def send_garp(ifname: str, mac: str, ips: list[str]) -> int:
     """Send a gratuitous request and reply per IPv4 address on ``ifname`` of the *current thread's*
     namespace (call it through ``nsexec.run_in_netns``). Returns the number of frames sent."""

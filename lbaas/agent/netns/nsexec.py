@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,16 @@ def netns_path(ns: str) -> Path:
 
 def netns_exists(ns: str) -> bool:
     return netns_path(ns).exists()
+
+
+def link_exists(ifname: str) -> bool:
+    """An interface of this thread's namespace (sysfs is per namespace only for the mounting process,
+    so ask the kernel by name instead)."""
+    try:
+        socket.if_nametoindex(ifname)
+        return True
+    except OSError:
+        return False
 
 
 def netns_identity(ns: str) -> tuple[int, int]:

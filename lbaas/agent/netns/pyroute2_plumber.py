@@ -50,7 +50,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pyroute2 import IPRoute, NetlinkError, netns
@@ -411,6 +411,17 @@ class Pyroute2Plumber:
                     self._del_if_present(ipr, name)
                     gone = True
             return gone
+
+    def solicit(self, network: NetworkPlug, ips: Sequence[str]) -> None:
+        v4 = [ip for ip in ips if ipaddress.ip_address(ip).version == 4]
+        br = self.naming.bridge_name(network.network_id)
+        if not v4 or not nsexec.link_exists(br):
+            return
+        mac = "02:" + ":".join(f"{b:02x}" for b in os.urandom(5))  # locally administered, never reused
+        try:
+            garp.send_probes(br, mac, v4)
+        except OSError as e:
+            log.warning("could not send ARP probes on %s: %s", br, e)
 
     def remove_bridge_if_unused(self, network: NetworkPlug) -> bool:
         """Unused means: no enslaved interface carries this plumber's tap prefix. The uplink is released

@@ -300,7 +300,9 @@ def test_desired_none_tears_everything_down(w: World) -> None:
     del w.source.specs[LB]
     assert w.rec.reconcile(LB).ok
     assert w.verbs() == ["stop"]
-    assert w.plumber.calls == [("remove_namespace", NS), ("remove_bridge", BRIDGE)]
+    # it served the VIP until now: ask who holds it, so switches relearn the owner's port
+    assert w.plumber.calls == [("remove_namespace", NS), ("solicit", BRIDGE), ("remove_bridge", BRIDGE)]
+    assert w.plumber.solicited == [spec(1).vip.address]
     assert not w.paths.directory.exists()
     assert w.reports.done == []  # nothing to report for an LB that is gone
     assert LB not in w.rec.applied
