@@ -39,6 +39,7 @@ from bench.common import (
 )
 
 MAX_PER_BRIDGE = 1000  # a bridge should stay under ~1024 ports (dataplane-facts)
+MAX_NETWORKS = 4
 
 
 def haproxy_pids(env: BenchEnv, lb_ids: list[str]) -> list[int]:
@@ -70,7 +71,7 @@ def wait_all_active(env: BenchEnv, ids: set[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     c = env.svc.client
     while time.monotonic() < deadline:
-        lbs = c.call("GET", "/v2/lbaas/loadbalancers?fields=id&fields=provisioning_status&limit=1000")
+        lbs = c.call("GET", "/v2/lbaas/loadbalancers?fields=id&fields=provisioning_status&limit=100000")
         pending = {lb["id"] for lb in lbs["loadbalancers"] if lb["provisioning_status"] != "ACTIVE"} & ids
         errors = [lb["id"] for lb in lbs["loadbalancers"] if lb["provisioning_status"] == "ERROR"]
         if errors:
@@ -113,16 +114,30 @@ def timed_resync(env: BenchEnv, expected: int) -> float:
 
 
 def run(args: argparse.Namespace, report: Report) -> None:
-    sizes = [int(x) for x in (args.sizes or ("5,10" if args.quick else "100,500")).split(",")]
-    if sizes != sorted(sizes) or max(sizes) > MAX_PER_BRIDGE:
-        raise BenchError(f"--sizes must be ascending and at most {MAX_PER_BRIDGE} (one network, one bridge)")
+    sizes = [int(x) for x in (args.sizes or ("5,10" if args.quick else "100,500,2000")).split(",")]
+    per_net = args.per_network or (6 if args.quick else MAX_PER_BRIDGE)  # quick: 10 LBs span two networks
+    if sizes != sorted(sizes) or not 0 < per_net <= MAX_PER_BRIDGE or max(sizes) > per_net * MAX_NETWORKS:
+        raise BenchError(f"--sizes must be ascending and at most {MAX_PER_BRIDGE * MAX_NETWORKS} "
+                         f"({MAX_NETWORKS} networks of at most {MAX_PER_BRIDGE} LBs: one bridge each)")
     idle_s = 1.0 if args.quick else 31.0  # full mode: one whole resync period (30 s)
     rows: list[dict[str, float]] = []
     with BenchEnv("dens") as env:
         svc = env.svc
-        net, sn = svc.network("10.254.16.0/20")
-        members = [f"{env.member(net['id'], f'10.254.16.{11 + i}', f'm{i + 1}')}:80" for i in range(2)]
-        client = env.client(net["id"], "10.254.16.10")
+        # LB i lives on network i // per_net (10.254.16.0/20, 10.254.32.0/20, ...), each with its own
+        # two members and client, so that no bridge carries more than MAX_PER_BRIDGE ports
+        nets: list[tuple[str, list[str], str]] = []  # (subnet id, members, client namespace)
+
+        def network(k: int) -> tuple[str, list[str], str]:
+            while len(nets) <= k:
+                j = len(nets)
+                base = f"10.254.{16 * (j + 1)}"
+                net, sn = svc.network(f"{base}.0/20")
+                tag = "" if j == 0 else f"n{j}"
+                members = [f"{env.member(net['id'], f'{base}.{11 + i}', f'{tag}m{i + 1}')}:80" for i in range(2)]
+                nets.append((sn["id"], members, env.client(net["id"], f"{base}.10", f"{tag}client")))
+            return nets[k]
+
+        network(0)
         time.sleep(1.0)
         serve_pss0 = pss_kb(svc.process.pid)
         avail0 = mem_available_kb()
@@ -130,8 +145,9 @@ def run(args: argparse.Namespace, report: Report) -> None:
         for size in sizes:
             t0 = time.monotonic()
             for i in range(len(ids), size):
+                sn_id, members, _ = network(i // per_net)
                 lb = svc.client.call("POST", "/v2/lbaas/loadbalancers",
-                                     {"loadbalancer": lb_body(sn["id"], None, members, hm=False, name=f"d{i}")})
+                                     {"loadbalancer": lb_body(sn_id, None, members, hm=False, name=f"d{i}")})
                 ids.append(lb["loadbalancer"]["id"])
             posted = time.monotonic() - t0
             wait_all_active(env, set(ids), timeout=60 + 2.0 * size)
@@ -139,8 +155,9 @@ def run(args: argparse.Namespace, report: Report) -> None:
             batch = size - (rows[-1]["lbs"] if rows else 0)
             time.sleep(2.0)
             # a sample of VIPs answers
-            lbs = svc.client.call("GET", "/v2/lbaas/loadbalancers?fields=vip_address&limit=1000")["loadbalancers"]
+            lbs = svc.client.call("GET", "/v2/lbaas/loadbalancers?fields=vip_address&fields=vip_subnet_id&limit=100000")["loadbalancers"]
             for lb in random.Random(size).sample(lbs, min(5, len(lbs))):
+                client = next(c for sn_id, _, c in nets if sn_id == lb["vip_subnet_id"])
                 probe_first(client, lb["vip_address"], 80, timeout=30).result()
             roles = haproxy_roles(env, ids)
             hp = [p for pair in roles for p in pair]
