@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lbaas.agent.haproxy.process import child_pids
 from lbaas.agent.hosts import kill_namespace_processes
 from lbaas.agent.netns import nsexec
 from lbaas.agent.netns.base import bridge_name
@@ -722,18 +723,7 @@ def pss_kb(pid: int) -> int:
     return 0
 
 
-def children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            data = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        if int(data[data.rindex(")") + 2 :].split()[1]) == pid:
-            out.append(int(entry))
-    return out
+children = child_pids  # the processes whose parent is pid
 
 
 def mem_available_kb() -> int:

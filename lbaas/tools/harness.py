@@ -45,6 +45,15 @@ def dataplane_available() -> str | None:
     return None
 
 
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Something accepts TCP connections on ``host:port`` (a service the tests need, e.g. RabbitMQ)."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from lbaas.tools.harness import LoadRun
+from lbaas.tools.harness import LoadRun, port_open
 from lbaas.tools.simhosts import PHYSNET, ROOT, UNDERLAY_IF, SimHost, Topology, port_spec
 
 PG_ADMIN_URL = os.environ.get("LBAAS_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -58,9 +58,7 @@ def services_available() -> str | None:
         if shutil.which(tool) is None:
             return f"needs {tool}"
     for port, what in ((5432, "PostgreSQL"), (AMQP_PORT, "RabbitMQ")):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        except OSError:
+        if not port_open(port):
             return f"needs {what} on 127.0.0.1:{port}"
     return None
 

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import lbaas
+from lbaas.agent.haproxy.process import child_pids
 from lbaas.agent.netns import nsexec
 
 ROOT = Path(lbaas.__file__).resolve().parents[1]
@@ -77,21 +78,6 @@ def pids_in_namespaces(idents: dict[str, set[tuple[int, int]]]) -> list[int]:
         if any(_ns_ident(pid, kind) in ids for kind, ids in idents.items()):
             out.append(pid)
     return sorted(out)
-
-
-def children_of(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                data = f.read()
-        except OSError:
-            continue
-        if int(data[data.rindex(")") + 2 :].split()[1]) == pid:
-            out.append(int(entry))
-    return out
 
 
 # --------------------------------------------------------------------------------------- forwarders
@@ -328,7 +314,7 @@ class Topology:
         assert init.stdout is not None
         ready, _, _ = select.select([init.stdout], [], [], 30)
         line = init.stdout.readline() if ready else b""
-        kids = children_of(init.pid)
+        kids = child_pids(init.pid)
         if line.strip() != b"ready" or len(kids) != 1:
             init.kill()
             init.wait()

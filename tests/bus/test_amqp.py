@@ -6,7 +6,6 @@ consumer queues are exclusive and vanish with their connection.
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -15,16 +14,13 @@ import pika
 import pytest
 
 from lbaas.bus.amqp import AmqpConsumer, AmqpNudger, exchanges
+from lbaas.tools.harness import port_open
 
 URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
 def _broker_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
-        return True
-    except OSError:
-        return False
+    return port_open(5672)
 
 
 pytestmark = pytest.mark.skipif(not _broker_up(), reason="RabbitMQ is not reachable on 127.0.0.1:5672")

@@ -40,7 +40,7 @@ from lbaas.agent.netns.base import bridge_name, ns_name
 from lbaas.bus.amqp import exchanges
 from lbaas.db.migrate import upgrade
 from lbaas.tools.consistency import check_consistency, haproxy_masters, pending_rows
-from lbaas.tools.harness import dataplane_available
+from lbaas.tools.harness import dataplane_available, port_open
 from tests.conftest import PG_ADMIN_URL, _pg_available
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns, pytest.mark.timeout(400)]
@@ -61,11 +61,7 @@ RESYNC = float(os.environ.get("LBC_RESYNC", "600"))
 
 
 def _broker_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
-        return True
-    except OSError:
-        return False
+    return port_open(5672)
 
 
 def _free_ports(n: int) -> list[int]:

@@ -30,6 +30,8 @@ from sqlalchemy import create_engine, text
 
 from lbaas.bus.amqp import exchanges
 from lbaas.db.migrate import upgrade
+from lbaas.tools import simcluster
+from lbaas.tools.harness import port_open
 from tests.conftest import _drop_pg_db, _make_pg_db, _pg_available
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -41,11 +43,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _broker_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 5672), timeout=1).close()
-        return True
-    except OSError:
-        return False
+    return port_open(5672)
 
 
 def _free_port() -> int:
@@ -60,17 +58,7 @@ def _free_port() -> int:
 
 
 def wait_for(cond: Callable[[], Any], timeout: float, what: str) -> Any:
-    end = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < end:
-        try:
-            last = cond()
-        except Exception as exc:  # a process still starting
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+    return simcluster.wait_for(cond, timeout, what, interval=0.2)
 
 
 class Cluster:

@@ -121,7 +121,8 @@ def _is_our_haproxy(pid: int, cfg: Path) -> bool:
     return any(a == "-f" and i + 1 < len(argv) and argv[i + 1] == str(cfg) for i, a in enumerate(argv))
 
 
-def _children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (read from /proc)."""
     out = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -129,7 +130,7 @@ def _children(pid: int) -> list[int]:
         try:
             with open(f"/proc/{entry}/stat") as f:
                 data = f.read()
-        except (FileNotFoundError, ProcessLookupError):
+        except OSError:
             continue
         fields = data[data.rindex(")") + 2 :].split()
         if int(fields[1]) == pid:
@@ -308,7 +309,7 @@ class MasterWorkerHaproxy:
         if pid is None:
             paths.pid.unlink(missing_ok=True)
             return
-        workers = [c for c in _children(pid) if _is_our_haproxy(c, paths.cfg)]
+        workers = [c for c in child_pids(pid) if _is_our_haproxy(c, paths.cfg)]
         try:
             os.kill(pid, signal.SIGUSR1 if graceful else signal.SIGTERM)
         except ProcessLookupError:
