@@ -67,18 +67,29 @@ def rollup_kb(pid: int, field: str) -> int:
     return 0
 
 
+def list_all(env: BenchEnv, fields: str) -> list[dict[str, Any]]:
+    """Every LB, page by page (the API answers at most 1000 per page, as Octavia does)."""
+    out: list[dict[str, Any]] = []
+    marker = ""
+    while True:
+        page = env.svc.client.call("GET", f"/v2/lbaas/loadbalancers?fields=id&{fields}&limit=1000{marker}")
+        out += page["loadbalancers"]
+        if len(page["loadbalancers"]) < 1000:
+            return out
+        marker = f"&marker={page['loadbalancers'][-1]['id']}"
+
+
 def wait_all_active(env: BenchEnv, ids: set[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    c = env.svc.client
     while time.monotonic() < deadline:
-        lbs = c.call("GET", "/v2/lbaas/loadbalancers?fields=id&fields=provisioning_status&limit=100000")
-        pending = {lb["id"] for lb in lbs["loadbalancers"] if lb["provisioning_status"] != "ACTIVE"} & ids
-        errors = [lb["id"] for lb in lbs["loadbalancers"] if lb["provisioning_status"] == "ERROR"]
+        lbs = list_all(env, "fields=provisioning_status")
+        pending = {lb["id"] for lb in lbs if lb["provisioning_status"] != "ACTIVE"} & ids
+        errors = [lb["id"] for lb in lbs if lb["provisioning_status"] == "ERROR"]
         if errors:
             raise BenchError(f"{len(errors)} LBs went to ERROR")
-        if not pending and len(lbs["loadbalancers"]) >= len(ids):
+        if not pending and ids <= {lb["id"] for lb in lbs}:
             return
-        time.sleep(0.25)
+        time.sleep(0.5)
     raise BenchError(f"LBs not ACTIVE after {timeout}s")
 
 
@@ -155,7 +166,7 @@ def run(args: argparse.Namespace, report: Report) -> None:
             batch = size - (rows[-1]["lbs"] if rows else 0)
             time.sleep(2.0)
             # a sample of VIPs answers
-            lbs = svc.client.call("GET", "/v2/lbaas/loadbalancers?fields=vip_address&fields=vip_subnet_id&limit=100000")["loadbalancers"]
+            lbs = list_all(env, "fields=vip_address&fields=vip_subnet_id")
             for lb in random.Random(size).sample(lbs, min(5, len(lbs))):
                 client = next(c for sn_id, _, c in nets if sn_id == lb["vip_subnet_id"])
                 probe_first(client, lb["vip_address"], 80, timeout=30).result()
