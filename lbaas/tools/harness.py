@@ -26,7 +26,7 @@ from typing import Any
 import lbaas
 from lbaas.agent.haproxy.process import unix_command
 from lbaas.agent.haproxy.stats import StatRow, parse_show_stat
-from lbaas.agent.hosts import kill_namespace_processes
+from lbaas.agent.hosts import kill_processes_in_namespaces
 from lbaas.agent.netns.base import bridge_name
 from lbaas.agent.netns.pyroute2_plumber import Pyroute2Plumber
 from lbaas.agent.paths import LbPaths
@@ -333,8 +333,8 @@ def force_cleanup(svc: Service) -> None:
         ns = line.split()[0] if line.strip() else ""
         if ns.startswith(f"lbh-{svc.prefix}"):
             ours.append(ns)
+    kill_processes_in_namespaces(ours)
     for ns in ours:
-        kill_namespace_processes(ns)
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
     for net_id in svc.networks:
         subprocess.run(["ip", "link", "del", bridge_name(net_id)], capture_output=True)

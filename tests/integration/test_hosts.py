@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from lbaas.agent import echo
-from lbaas.agent.hosts import ensure_host, remove_host
+from lbaas.agent.hosts import ensure_host, kill_processes_in_namespaces, remove_host
 from lbaas.agent.netns import nsexec
 from lbaas.agent.netns.base import PortPlug
 from lbaas.agent.netns.pyroute2_plumber import Pyroute2Plumber
@@ -65,3 +65,22 @@ def test_ipv6_host_is_usable_at_once(env: Env) -> None:
     argv = ["ip", "-n", a, "-6", "addr", "show", "tentative"]
     tentative = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     assert "fd00:231:21::21" not in tentative
+
+
+def test_bulk_kill_stops_every_process_in_the_named_namespaces_only(env: Env) -> None:
+    """``kill_processes_in_namespaces`` (one /proc pass, for thousands of LBs) kills by namespace, by pid."""
+    p = Pyroute2Plumber(env.naming, neigh_gc_thresh=None)
+    net = env.network()
+    p.ensure_bridge(net, {})
+    a = ensure_host(f"{TOKEN}ka", env.port(net, "10.231.20.31"), p, prefix=env.host_prefix)
+    b = ensure_host(f"{TOKEN}kb", env.port(net, "10.231.20.32"), p, prefix=env.host_prefix)
+    c = ensure_host(f"{TOKEN}kc", env.port(net, "10.231.20.33"), p, prefix=env.host_prefix)
+    pids = {ns: echo.serve_in_namespace(ns, ns, port=8082) for ns in (a, b, c)}
+    env.echo_pids.extend(pids.values())
+    killed = kill_processes_in_namespaces([a, b, f"{env.host_prefix}{TOKEN}absent"])
+    assert sorted(killed) == sorted([pids[a], pids[b]])
+    assert pid_gone(pids[a]) and pid_gone(pids[b])
+    assert nsexec.pids_in_netns(c) == [pids[c]]  # a namespace not named keeps its process
+    for name in ("ka", "kb", "kc"):
+        remove_host(f"{TOKEN}{name}", p, prefix=env.host_prefix)
+    assert not {a, b, c} & set(env.ours_ns())
