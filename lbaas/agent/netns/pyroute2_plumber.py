@@ -419,7 +419,11 @@ class Pyroute2Plumber:
             return
         mac = "02:" + ":".join(f"{b:02x}" for b in os.urandom(5))  # locally administered, never reused
         try:
-            garp.send_probes(br, mac, v4)
+            # a few times over ~0.1 s: the bridge and its uplink are released right after this, and a
+            # single frame still queued on them could be lost with them
+            for pause in (0.0, 0.02, 0.08):
+                time.sleep(pause)
+                garp.send_probes(br, mac, v4)
         except OSError as e:
             log.warning("could not send ARP probes on %s: %s", br, e)
 
