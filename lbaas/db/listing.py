@@ -124,15 +124,23 @@ def _tag_conditions(
     return conds
 
 
+def filter_column(model: Any, name: str, allowed: frozenset[str]) -> tuple[Any, Any] | None:
+    """The mapped attribute and its column for a filter ``name``, or None when it is not filterable."""
+    if name not in allowed:
+        return None
+    attr = getattr(model, name, None)
+    if attr is None or not hasattr(attr, "property") or not hasattr(attr.property, "columns"):
+        return None
+    return attr, attr.property.columns[0]
+
+
 def filter_conditions(model: Any, q: ListQuery, allowed: frozenset[str]) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
     for name, values in q.filters.items():
-        if name not in allowed:
+        found = filter_column(model, name, allowed)
+        if found is None:
             continue
-        attr = getattr(model, name, None)
-        if attr is None or not hasattr(attr, "property") or not hasattr(attr.property, "columns"):
-            continue
-        column = attr.property.columns[0]
+        attr, column = found
         vals = [_coerce(column, v) for v in values]
         conds.append(attr.in_(vals) if len(vals) > 1 else attr == vals[0])
     return conds
@@ -300,12 +308,10 @@ def page_rows(
         params["scope_project"] = project_id
     filters: list[tuple[str, int]] = []
     for name, values in q.filters.items():
-        if name not in allowed_filters:
+        filterable = filter_column(model, name, allowed_filters)
+        if filterable is None:
             continue
-        attr = getattr(model, name, None)
-        if attr is None or not hasattr(attr, "property") or not hasattr(attr.property, "columns"):
-            continue
-        column = attr.property.columns[0]
+        _, column = filterable
         if column.key not in model.__table__.c:
             continue
         for i, v in enumerate(values):

@@ -77,7 +77,7 @@ def wait_for(cond: Callable[[], Any], timeout: float, what: str, interval: float
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-def _free_port(lo: int, hi: int) -> int:
+def free_port_in(lo: int, hi: int) -> int:
     for port in range(lo, hi):
         with socket.socket() as s:
             try:
@@ -100,7 +100,7 @@ class SimCluster:
         self.prefix, self.agent_hosts, self.vid, self.cidr = prefix, agents, vid, cidr
         self.dir = state_root or Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir="/tmp"))
         self.topo = Topology(prefix)
-        self.port = _free_port(*ports)
+        self.port = free_port_in(*ports)
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.db_name = f"lbaas_sim_{uuid.uuid4().hex[:10]}"
         self.db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{self.db_name}"

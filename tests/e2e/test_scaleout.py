@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -47,14 +46,7 @@ def _broker_up() -> bool:
 
 
 def _free_port() -> int:
-    for port in range(19830, 19850):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port in 19830-19849")
+    return simcluster.free_port_in(19830, 19850)
 
 
 def wait_for(cond: Callable[[], Any], timeout: float, what: str) -> Any:
