@@ -124,6 +124,17 @@ def _tag_conditions(
     return conds
 
 
+def sort_keys(q: ListQuery, key: str, default_sort: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """The requested sort (or the default), ending with the unique ``key`` so pages are stable."""
+    keys = [(k, d) for k, d in (q.sort or list(default_sort))]
+    if not any(k == key for k, _ in keys):
+        keys.append((key, "asc"))
+    for _, d in keys:
+        if d not in ("asc", "desc"):
+            raise errors.InvalidOption(f"Invalid sort direction {d!r}.")
+    return keys
+
+
 def filter_column(model: Any, name: str, allowed: frozenset[str]) -> tuple[Any, Any] | None:
     """The mapped attribute and its column for a filter ``name``, or None when it is not filterable."""
     if name not in allowed:
@@ -159,12 +170,7 @@ def page(
     default_sort: tuple[tuple[str, str], ...] = DEFAULT_SORT,
 ) -> Page:
     """One page of ``model``. ``key`` is the unique column markers name (``name`` for availability zones)."""
-    keys = [(k, d) for k, d in (q.sort or list(default_sort))]
-    if not any(k == key for k, _ in keys):
-        keys.append((key, "asc"))
-    for _, d in keys:
-        if d not in ("asc", "desc"):
-            raise errors.InvalidOption(f"Invalid sort direction {d!r}.")
+    keys = sort_keys(q, key, default_sort)
     exprs = [(_sortable(model, k), d) for k, d in keys]
     if q.page_reverse:
         exprs = [(e, "desc" if d == "asc" else "asc") for e, d in exprs]
@@ -297,12 +303,7 @@ def page_rows(
 ) -> RowPage:
     """``page`` as plain rows of ``model``'s table (``Rec`` dicts, also read as attributes), within
     ``project_id`` (None: every project). Same filters, tags, sort and marker semantics as ``page``."""
-    keys = [(k, d) for k, d in (q.sort or list(default_sort))]
-    if not any(k == key for k, _ in keys):
-        keys.append((key, "asc"))
-    for _, d in keys:
-        if d not in ("asc", "desc"):
-            raise errors.InvalidOption(f"Invalid sort direction {d!r}.")
+    keys = sort_keys(q, key, default_sort)
     params: dict[str, Any] = {}
     if project_id is not None:
         params["scope_project"] = project_id
