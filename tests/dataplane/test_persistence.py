@@ -111,7 +111,12 @@ def test_least_connections_avoids_the_busy_member(service: Service, topo: dict[s
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "sent"
-        time.sleep(0.3)  # HAProxy has connected to the member by now
+        # Wait until HAProxy has really connected the held request to a member (a fixed sleep was too short
+        # on a loaded CI machine): leastconn counts that server's current sessions from then on.
+        pool_id = _pool_id(service, topo["lb"], "leastconn")
+        service.wait_for(lambda: sum(r.scur for r in service.haproxy_stats(topo["lb"])
+                                     if r.is_server and r.pxname.startswith(pool_id)) == 1,
+                         10, what="the held request on one leastconn member")  # fmt: skip
         busy_free = hosts_of(service.fetch("client1", url("leastconn"), 10))
         assert len(busy_free) == 1 and sum(busy_free.values()) == 10, busy_free
     finally:
