@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections import Counter
 
 import pytest
@@ -113,16 +112,13 @@ def test_least_connections_avoids_the_busy_member(service: Service, topo: dict[s
         assert holder.stdout is not None and holder.stdout.readline().strip() == "sent"
         # Wait until HAProxy has really connected the held request to a member (a fixed sleep was too short
         # on a loaded CI machine): leastconn counts that server's current sessions from then on.
-        pool_id = _pool_id(service, topo["lb"], "leastconn")
-        service.wait_for(lambda: sum(r.scur for r in service.haproxy_stats(topo["lb"])
-                                     if r.is_server and r.pxname.startswith(pool_id)) == 1,
-                         10, what="the held request on one leastconn member")  # fmt: skip
+        service.wait_for(lambda: _leastconn_sessions(service, topo) == 1, 10, what="the held request in HAProxy")
         busy_free = hosts_of(service.fetch("client1", url("leastconn"), 10))
         assert len(busy_free) == 1 and sum(busy_free.values()) == 10, busy_free
     finally:
         holder.kill()
         holder.wait()
-    time.sleep(0.3)
+    service.wait_for(lambda: _leastconn_sessions(service, topo) == 0, 10, what="the held request gone")
     both = hosts_of(service.fetch("client1", url("leastconn"), 10))
     assert set(both) == WEBS, "with no member busy, both get traffic"
 
@@ -138,3 +134,10 @@ def _pool_id(service: Service, lb_id: str, name: str) -> str:
     assert len(pools) == 1, pools
     return str(pools[0]["id"])
 
+
+
+def _leastconn_sessions(service: Service, topo: dict[str, str]) -> int:
+    """Current sessions on the leastconn pool's servers, as HAProxy counts them (a fixed sleep instead of
+    this wait flaked on a loaded CI machine)."""
+    pool_id = _pool_id(service, topo["lb"], "leastconn")
+    return sum(r.scur for r in service.haproxy_stats(topo["lb"]) if r.is_server and r.pxname.startswith(pool_id))
