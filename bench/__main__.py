@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--n", type=int, default=None, help="samples for provision/change (default 20)")
     ap.add_argument("--changes", type=int, default=None, help="changes under load for hitless (default 100)")
     ap.add_argument("--duration", type=float, default=None, help="seconds per wrk run (default: 5 data plane, 8 API)")
-    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds for the data plane (default 3)")
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds for the data plane (default 7)")
     ap.add_argument("--sizes", default=None, help="LB counts for density, ascending (default 100,500,2000; quick 5,10)")
     ap.add_argument("--per-network", type=int, default=None,
                     help="density: LBs per network (one bridge each; default and at most 1000)")

@@ -484,7 +484,8 @@ QUICK_NAMES = False  # set by ``python -m bench --quick``
 class BenchEnv:
     """A fresh ``lbaas serve`` (own state dir, port in 19700–19799), its hosts and this run's floors."""
 
-    def __init__(self, tag: str, *, extra: list[str] | None = None, trace: bool = False) -> None:
+    def __init__(self, tag: str, *, extra: list[str] | None = None, trace: bool = False,
+                 cleanup_timeout: float = 120) -> None:
         if not re.fullmatch(r"[a-z0-9]{1,5}", tag):
             raise ValueError("tag: 1-5 lowercase letters or digits")
         self.tag = tag
@@ -492,6 +493,7 @@ class BenchEnv:
         family = "bq" if QUICK_NAMES else "bn"
         self.prefix = f"{family}-{tag}-"
         self.extra = extra or []
+        self.cleanup_timeout = cleanup_timeout  # for deleting every LB through the API at the end
         self.dir = Path(tempfile.mkdtemp(prefix=self.prefix, dir="/tmp"))
         self.port = 0
         self._svc: Service | None = None
@@ -526,7 +528,7 @@ class BenchEnv:
             f.down()
         self.floors.clear()
         if self._svc is not None:
-            close_service(self._svc, api_timeout=120)
+            close_service(self._svc, api_timeout=self.cleanup_timeout)
             self._svc = None
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -67,22 +67,10 @@ def rollup_kb(pid: int, field: str) -> int:
     return 0
 
 
-def list_all(env: BenchEnv, fields: str) -> list[dict[str, Any]]:
-    """Every LB, page by page (the API answers at most 1000 per page, as Octavia does)."""
-    out: list[dict[str, Any]] = []
-    marker = ""
-    while True:
-        page = env.svc.client.call("GET", f"/v2/lbaas/loadbalancers?fields=id&{fields}&limit=1000{marker}")
-        out += page["loadbalancers"]
-        if len(page["loadbalancers"]) < 1000:
-            return out
-        marker = f"&marker={page['loadbalancers'][-1]['id']}"
-
-
 def wait_all_active(env: BenchEnv, ids: set[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        lbs = list_all(env, "fields=provisioning_status")
+        lbs = env.svc.all_lbs("fields=provisioning_status")
         pending = {lb["id"] for lb in lbs if lb["provisioning_status"] != "ACTIVE"} & ids
         errors = [lb["id"] for lb in lbs if lb["provisioning_status"] == "ERROR"]
         if errors:
@@ -132,7 +120,7 @@ def run(args: argparse.Namespace, report: Report) -> None:
                          f"({MAX_NETWORKS} networks of at most {MAX_PER_BRIDGE} LBs: one bridge each)")
     idle_s = 1.0 if args.quick else 31.0  # full mode: one whole resync period (30 s)
     rows: list[dict[str, float]] = []
-    with BenchEnv("dens") as env:
+    with BenchEnv("dens", cleanup_timeout=120 + 0.5 * max(sizes)) as env:  # deletes run ~0.1 s per LB
         svc = env.svc
         # LB i lives on network i // per_net (10.254.16.0/20, 10.254.32.0/20, ...), each with its own
         # two members and client, so that no bridge carries more than MAX_PER_BRIDGE ports
@@ -166,7 +154,7 @@ def run(args: argparse.Namespace, report: Report) -> None:
             batch = size - (rows[-1]["lbs"] if rows else 0)
             time.sleep(2.0)
             # a sample of VIPs answers
-            lbs = list_all(env, "fields=vip_address&fields=vip_subnet_id")
+            lbs = env.svc.all_lbs("fields=vip_address&fields=vip_subnet_id")
             for lb in random.Random(size).sample(lbs, min(5, len(lbs))):
                 client = next(c for sn_id, _, c in nets if sn_id == lb["vip_subnet_id"])
                 probe_first(client, lb["vip_address"], 80, timeout=30).result()

@@ -2,6 +2,9 @@
 # Parameters (environment): VIP, DIR, MEMBERS ("ip:port:weight ..."), CHECK (1 = HTTP health check),
 # TCP_PORT (empty = no TCP listener; else a TCP listener there to the same members), BALANCE, CLASSIC
 # (1 = the neutron-lbaas style daemon restarted with -sf; 0 = master-worker, reloaded through the master).
+# The HTTP backend adds X-Forwarded-For: one-arm mode hides the client's address from the members, so a
+# hand-written one-arm HTTP balancer must add it too to do the same work as ours (it costs a few % of
+# keep-alive throughput; docs/benchmarks.md shows the figure).
 
 write_cfg() {
     cat <<CFG
@@ -21,6 +24,7 @@ frontend fe_http
 backend be_http
     mode http
     balance ${BALANCE:-roundrobin}
+    option forwardfor
 CFG
     if [ "${CHECK:-0}" = 1 ]; then
         printf '    option httpchk\n    http-check send meth GET uri /\n'

@@ -133,6 +133,18 @@ class Service:
     def host_ns(self, name: str) -> str:
         return self.hosts.get(f"{self.prefix}{name}").ns
 
+    def all_lbs(self, query: str = "") -> list[dict[str, Any]]:
+        """Every load balancer, page by page (the API answers at most 1000 per page, as Octavia does);
+        ``query`` adds to the query string (``fields=id&fields=vip_address``)."""
+        out: list[dict[str, Any]] = []
+        marker = ""
+        while True:
+            page = self.client.call("GET", f"/v2/lbaas/loadbalancers?limit=1000&fields=id&{query}{marker}")
+            out += page["loadbalancers"]
+            if len(page["loadbalancers"]) < 1000:
+                return out
+            marker = f"&marker={page['loadbalancers'][-1]['id']}"
+
     def create_lb(self, body: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
         lb = self.client.call("POST", "/v2/lbaas/loadbalancers", {"loadbalancer": body})["loadbalancer"]
         self.client.wait_active(lb["id"], timeout=timeout)
@@ -366,7 +378,7 @@ def close_service(svc: Service, *, api_timeout: float = 30) -> None:
     client = svc.client
     try:
         deadline = time.monotonic() + api_timeout
-        while lbs := client.call("GET", "/v2/lbaas/loadbalancers")["loadbalancers"]:
+        while lbs := svc.all_lbs("fields=provisioning_status"):  # all pages: a DELETE for every LB at once
             if time.monotonic() > deadline:
                 left = ", ".join(f"{lb['id']} {lb['provisioning_status']}" for lb in lbs[:5])
                 raise RuntimeError(f"{len(lbs)} load balancers left after {api_timeout}s: {left}")
