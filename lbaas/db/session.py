@@ -1,14 +1,17 @@
 """Engines and sessions.
 
 SQLite: WAL, foreign keys, a busy timeout, and ``BEGIN IMMEDIATE`` for write transactions, so a
-compare-and-set never meets a reader that later tries to upgrade its lock. Reads use a second
-engine with plain deferred transactions. PostgreSQL: one engine; conditional UPDATEs are atomic.
+compare-and-set never meets a reader that later tries to upgrade its lock. The writers of one process
+also queue on a lock before BEGIN: SQLite's busy handler polls with sleeps of up to 100 ms, so writers
+that met at BEGIN IMMEDIATE waited whole seconds at the tail under concurrent writes (the busy timeout
+still covers writers in other processes). Reads use a second engine with plain deferred transactions. PostgreSQL: one engine; conditional UPDATEs are atomic.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -61,6 +64,8 @@ class Database:
             # Reads in autocommit: under READ COMMITTED a transaction gives reads no snapshot beyond one
             # statement anyway, and BEGIN/COMMIT are two more round trips per request.
             self._read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # (reentrant: a nested write in one thread fares as it did without the lock)
+        self._write_lock: AbstractContextManager[Any] = threading.RLock() if self.is_sqlite else nullcontext()
         self._write = sessionmaker(self.engine, expire_on_commit=False)
         self._read = sessionmaker(self._read_engine, expire_on_commit=False)
         # Called with the LB ids a write touched, inside the transaction, just before commit: a place to
@@ -71,7 +76,7 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        with self._write() as session:
+        with self._write_lock, self._write() as session:
             with session.begin():
                 yield session
                 pending = session.info.get(NUDGE_KEY)
