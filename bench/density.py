@@ -120,7 +120,7 @@ def run(args: argparse.Namespace, report: Report) -> None:
                          f"({MAX_NETWORKS} networks of at most {MAX_PER_BRIDGE} LBs: one bridge each)")
     idle_s = 1.0 if args.quick else 31.0  # full mode: one whole resync period (30 s)
     rows: list[dict[str, float]] = []
-    with BenchEnv("dens", cleanup_timeout=120 + 0.5 * max(sizes)) as env:  # deletes run ~0.1 s per LB
+    with BenchEnv("dens", cleanup_timeout=120 + 0.5 * max(sizes)) as env:  # API deletes took ~0.2 s per LB at 2000
         svc = env.svc
         # LB i lives on network i // per_net (10.254.16.0/20, 10.254.32.0/20, ...), each with its own
         # two members and client, so that no bridge carries more than MAX_PER_BRIDGE ports

@@ -4,7 +4,8 @@ SQLite: WAL, foreign keys, a busy timeout, and ``BEGIN IMMEDIATE`` for write tra
 compare-and-set never meets a reader that later tries to upgrade its lock. The writers of one process
 also queue on a lock before BEGIN: SQLite's busy handler polls with sleeps of up to 100 ms, so writers
 that met at BEGIN IMMEDIATE waited whole seconds at the tail under concurrent writes (the busy timeout
-still covers writers in other processes). Reads use a second engine with plain deferred transactions. PostgreSQL: one engine; conditional UPDATEs are atomic.
+still covers writers in other processes). Reads use a second engine with plain deferred
+transactions. PostgreSQL: one engine; conditional UPDATEs are atomic.
 """
 
 from __future__ import annotations

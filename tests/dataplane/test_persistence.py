@@ -108,17 +108,19 @@ def test_least_connections_avoids_the_busy_member(service: Service, topo: dict[s
     )
     holder = subprocess.Popen(service.hosts.exec_argv(f"{HOST_PREFIX}client2", [sys.executable, "-c", hold]),
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+    pool_id = _pool_id(service, topo["lb"], "leastconn")
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "sent"
         # Wait until HAProxy has really connected the held request to a member (a fixed sleep was too short
         # on a loaded CI machine): leastconn counts that server's current sessions from then on.
-        service.wait_for(lambda: _leastconn_sessions(service, topo) == 1, 10, what="the held request in HAProxy")
+        service.wait_for(lambda: _leastconn_sessions(service, topo["lb"], pool_id) == 1, 10,
+                         what="the held request in HAProxy")  # fmt: skip
         busy_free = hosts_of(service.fetch("client1", url("leastconn"), 10))
         assert len(busy_free) == 1 and sum(busy_free.values()) == 10, busy_free
     finally:
         holder.kill()
         holder.wait()
-    service.wait_for(lambda: _leastconn_sessions(service, topo) == 0, 10, what="the held request gone")
+    service.wait_for(lambda: _leastconn_sessions(service, topo["lb"], pool_id) == 0, 10, what="the held request gone")
     both = hosts_of(service.fetch("client1", url("leastconn"), 10))
     assert set(both) == WEBS, "with no member busy, both get traffic"
 
@@ -135,9 +137,6 @@ def _pool_id(service: Service, lb_id: str, name: str) -> str:
     return str(pools[0]["id"])
 
 
-
-def _leastconn_sessions(service: Service, topo: dict[str, str]) -> int:
-    """Current sessions on the leastconn pool's servers, as HAProxy counts them (a fixed sleep instead of
-    this wait flaked on a loaded CI machine)."""
-    pool_id = _pool_id(service, topo["lb"], "leastconn")
-    return sum(r.scur for r in service.haproxy_stats(topo["lb"]) if r.is_server and r.pxname.startswith(pool_id))
+def _leastconn_sessions(service: Service, lb_id: str, pool_id: str) -> int:
+    """Current sessions on the pool's servers, as HAProxy counts them (its backends are <pool>:<listener>)."""
+    return sum(r.scur for r in service.haproxy_stats(lb_id) if r.is_server and r.pxname.startswith(pool_id))
