@@ -25,6 +25,15 @@ Endpoint = Annotated[str, typer.Option(help="the lbaas API", envvar="LBAAS_ENDPO
 StateDir = Annotated[Path, typer.Option(help="state directory", envvar="LBAAS_STATE_DIR")]
 DEFAULT_ENDPOINT = "http://127.0.0.1:9876"
 DEFAULT_STATE = Path("/var/lib/lbaas")
+AuthStrategy = Annotated[
+    str | None,
+    typer.Option(help="noauth (every caller is admin; loopback only), token or keystone", envvar="LBAAS_AUTH_STRATEGY"),
+]
+InsecureNoauth = Annotated[
+    bool, typer.Option(help="allow noauth on a non-loopback address: anyone who reaches it is an administrator")
+]
+TlsCert = Annotated[Path | None, typer.Option(help="PEM certificate (chain) to serve the API over HTTPS", envvar="LBAAS_TLS_CERT")]
+TlsKey = Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert", envvar="LBAAS_TLS_KEY")]
 
 
 def _settings(**overrides: object) -> Settings:
@@ -40,9 +49,14 @@ def serve(
     database_url: Annotated[str | None, typer.Option(help="e.g. postgresql+psycopg://user@host/db")] = None,
     provider: Annotated[str, typer.Option(help="default provider: haproxy or noop")] = "haproxy",
     physical_interface_mappings: Annotated[list[str] | None, typer.Option(help="physnet:interface, repeatable")] = None,
+    auth_strategy: AuthStrategy = None,
+    insecure_noauth: InsecureNoauth = False,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
     log_level: Annotated[str, typer.Option()] = "info",
 ) -> None:
     """Run the embedded all-in-one: API, controller and an in-process agent on one machine."""
+    from lbaas.api.auth import check_startup
     from lbaas.embedded import run_embedded
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -53,7 +67,12 @@ def serve(
         database_url=database_url,
         provider=provider,
         physical_interface_mappings=mappings or None,
+        auth_strategy=auth_strategy or "noauth",
+        insecure_noauth=insecure_noauth or None,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
+    check_startup(settings)
     run_embedded(settings, log_level=log_level)
 
 
@@ -77,16 +96,29 @@ def api(
     database_url: DbUrl = None,
     amqp_url: AmqpUrl = None,
     internal_secret: Secret = None,
+    auth_strategy: AuthStrategy = None,
+    insecure_noauth: InsecureNoauth = False,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
     log_level: LogLevel = "info",
 ) -> None:
-    """Scale-out: one stateless API process (run `lbaas db upgrade` first)."""
+    """Scale-out: one stateless API process (run `lbaas db upgrade` first). Default auth: token."""
+    from lbaas.api.auth import check_startup
     from lbaas.distributed import run_api
 
     _logging(log_level)
-    run_api(
-        _settings(bind=bind, database_url=database_url, amqp_url=amqp_url, internal_secret=internal_secret),
-        log_level=log_level,
+    settings = _settings(
+        bind=bind,
+        database_url=database_url,
+        amqp_url=amqp_url,
+        internal_secret=internal_secret,
+        auth_strategy=auth_strategy or "token",
+        insecure_noauth=insecure_noauth or None,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
+    check_startup(settings)
+    run_api(settings, log_level=log_level)
 
 
 @app.command()
@@ -147,9 +179,13 @@ def agent(
 
 
 def _admin(endpoint: str, method: str, path: str, body: object = None) -> dict[str, Any]:
+    import os
+
     import httpx
 
-    r = httpx.request(method, endpoint.rstrip("/") + path, json=body, timeout=10)
+    token = os.environ.get("LBAAS_TOKEN") or os.environ.get("OS_TOKEN")
+    headers = {"X-Auth-Token": token} if token else {}
+    r = httpx.request(method, endpoint.rstrip("/") + path, json=body, headers=headers, timeout=10)
     if r.status_code >= 400:
         raise typer.BadParameter(f"{r.status_code}: {r.text}")
     return dict(r.json())
@@ -200,6 +236,93 @@ def db_upgrade(
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url())
     typer.echo(f"database at head: {settings.db_url()}")
+
+
+token_app = typer.Typer(
+    no_args_is_help=True,
+    help="Standalone API tokens (--auth-strategy token), kept hashed in the database named by --state-dir "
+    "or --database-url.",
+)
+app.add_typer(token_app, name="token")
+TokenStateDir = Annotated[Path, typer.Option(help="state directory (its SQLite database)", envvar="LBAAS_STATE_DIR")]
+
+
+def _token_db(state_dir: Path, database_url: str | None):  # type: ignore[no-untyped-def]
+    from lbaas.db.migrate import upgrade
+    from lbaas.db.session import Database
+
+    settings = _settings(state_dir=state_dir, database_url=database_url)
+    if settings.database_url is None:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url())
+    return Database(settings.db_url())
+
+
+@token_app.command("create")
+def token_create(
+    project: Annotated[str, typer.Option(help="the project the token acts for")],
+    role: Annotated[list[str], typer.Option(help="a role (repeatable): admin, member, load-balancer_member…")],
+    name: Annotated[str | None, typer.Option(help="a name to recognise it by")] = None,
+    expires_in: Annotated[str | None, typer.Option(help="lifetime, e.g. 30d, 12h, 90m (default: none)")] = None,
+    state_dir: TokenStateDir = DEFAULT_STATE,
+    database_url: DbUrl = None,
+) -> None:
+    """Create a token; prints the token alone on stdout, once (only its SHA-256 is kept)."""
+    from lbaas.domain import errors
+    from lbaas.services import tokens
+
+    db = _token_db(state_dir, database_url)
+    try:
+        lifetime = tokens.parse_duration(expires_in) if expires_in else None
+        with db.write() as s:
+            row, secret = tokens.create(s, project_id=project, roles=role, name=name, expires_in=lifetime)
+            ident = row.id
+    except errors.LbaasError as e:
+        raise typer.BadParameter(e.user_message) from None
+    finally:
+        db.dispose()
+    typer.echo(f"token {ident} for project {project}", err=True)
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def token_list(state_dir: TokenStateDir = DEFAULT_STATE, database_url: DbUrl = None) -> None:
+    """Every token: id, name, project, roles, created, expires, state (never the token itself)."""
+    import datetime as dt
+
+    from lbaas.services import tokens
+
+    db = _token_db(state_dir, database_url)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    typer.echo("ID\tNAME\tPROJECT\tROLES\tCREATED\tEXPIRES\tSTATE")
+    try:
+        with db.read() as s:
+            for t in tokens.list_all(s):
+                expired = t.expires_at is not None and t.expires_at <= now
+                state = "revoked" if t.revoked else "expired" if expired else "valid"
+                typer.echo(
+                    f"{t.id}\t{t.name or '-'}\t{t.project_id}\t{','.join(t.roles) or '-'}\t"
+                    f"{t.created_at.isoformat()}Z\t{t.expires_at.isoformat() + 'Z' if t.expires_at else '-'}\t{state}"
+                )
+    finally:
+        db.dispose()
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str, state_dir: TokenStateDir = DEFAULT_STATE, database_url: DbUrl = None) -> None:
+    """Revoke a token by its ID (refused from the next request on)."""
+    from lbaas.domain import errors
+    from lbaas.services import tokens
+
+    db = _token_db(state_dir, database_url)
+    try:
+        with db.write() as s:
+            tokens.revoke(s, token_id)
+    except errors.NotFound as e:
+        raise typer.BadParameter(e.user_message) from None
+    finally:
+        db.dispose()
+    typer.echo(f"token {token_id} revoked")
 
 
 def _hosts(endpoint: str, state_dir: Path):  # type: ignore[no-untyped-def]

@@ -20,11 +20,26 @@ class Settings(BaseSettings):
     database_url: str | None = None
     provider: str = "haproxy"  # the default provider; "amphora" and "octavia" are its aliases
     default_project: str = "lbaas-default"
-    # noauth: a request that carries no identity headers (X-Roles, X-Project-Id, X-Tenant-Id) is the
-    # operator, and may use the admin-only endpoints (flavor/AZ writes, profiles, amphorae, quota writes).
-    # The stock ``openstack`` CLI with OS_AUTH_TYPE=none sends none of them. A request that names its
-    # roles is judged by them: without "admin" it gets a 403.
-    noauth_admin: bool = True
+    # Identity (README "Identity"): noauth | token | keystone. noauth is Octavia's: every caller is an
+    # administrator; allowed only on a loopback bind unless insecure_noauth. ``lbaas serve`` defaults to
+    # noauth, ``lbaas api`` to token.
+    auth_strategy: str = "noauth"
+    insecure_noauth: bool = False
+    # keystone: keystonemiddleware's auth_token, configured like Octavia's [keystone_authtoken].
+    keystone_www_authenticate_uri: str | None = None  # sent in WWW-Authenticate; default: keystone_auth_url
+    keystone_auth_url: str | None = None
+    keystone_username: str | None = None
+    keystone_password: str | None = None
+    keystone_project_name: str = "service"
+    keystone_user_domain_name: str = "Default"
+    keystone_project_domain_name: str = "Default"
+    keystone_region_name: str | None = None
+    keystone_token_cache_time: int = 300  # seconds a validated token is trusted without asking Keystone
+    # token: the URI named in WWW-Authenticate of a 401 (default: the request's own base URL).
+    www_authenticate_uri: str | None = None
+    # TLS for the API itself (PEM files); both or neither.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     # Quota defaults per resource; -1 is unlimited.
     quota_defaults: dict[str, int] = Field(
         default_factory=lambda: {

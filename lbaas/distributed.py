@@ -28,6 +28,7 @@ from types import FrameType
 import uvicorn
 
 from lbaas.api.app import create_app
+from lbaas.api.auth import uvicorn_tls
 from lbaas.bus.base import Nudger
 from lbaas.bus.router import NudgeRouter
 from lbaas.config import KEEP_ALIVE_S, Settings
@@ -94,7 +95,10 @@ def run_api(settings: Settings, *, log_level: str = "info") -> None:
     app = create_app(db=db, env=env)
     sock = _reuseport_socket(settings.bind)
     log.info("lbaas api on http://%s (database %s)", settings.bind, db.url)
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, timeout_keep_alive=KEEP_ALIVE_S))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level=log_level, access_log=False, timeout_keep_alive=KEEP_ALIVE_S,
+                       **uvicorn_tls(settings))  # type: ignore[arg-type]  # fmt: skip
+    )
     server.run(sockets=[sock])
 
 

@@ -7,6 +7,7 @@ import logging
 import uvicorn
 
 from lbaas.api.app import create_app
+from lbaas.api.auth import uvicorn_tls
 from lbaas.config import KEEP_ALIVE_S, Settings
 from lbaas.db.lifecycle import pending_lb_ids
 from lbaas.db.migrate import upgrade
@@ -87,6 +88,8 @@ def run_embedded(settings: Settings, *, log_level: str = "info") -> None:
         nudge(set(pending))
     host, _, port = settings.bind.rpartition(":")
     app = create_app(db=db, env=env)
-    log.info("lbaas serving on http://%s:%s (provider %s, database %s)", host, port, settings.provider, url)
+    tls = uvicorn_tls(settings)
+    log.info("lbaas serving on %s://%s:%s (provider %s, database %s, auth %s)", "https" if tls else "http", host, port,
+             settings.provider, url, settings.auth_strategy)  # fmt: skip
     uvicorn.run(app, host=host or "127.0.0.1", port=int(port), log_level=log_level, access_log=False,
-                timeout_keep_alive=KEEP_ALIVE_S)  # fmt: skip
+                timeout_keep_alive=KEEP_ALIVE_S, **tls)  # type: ignore[arg-type]  # fmt: skip

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lbaas import __version__
 from lbaas.api import errors
+from lbaas.api.auth import AuthMiddleware, build_authenticator
 from lbaas.api.routes import identity, internal, registry
 from lbaas.db.session import Database
 from lbaas.services.env import ServiceEnv
@@ -121,5 +122,8 @@ def create_app(*, db: Database, env: ServiceEnv) -> FastAPI:
     app.include_router(identity.router)  # unversioned, where the CLI's identity client looks
     app.include_router(internal.router)
     app.add_middleware(JsonOnlyMiddleware)
+    authenticator = build_authenticator(env.settings, db)
+    if authenticator is not None:
+        app.add_middleware(AuthMiddleware, authenticator=authenticator)
     app.add_middleware(RequestIdMiddleware)
     return app

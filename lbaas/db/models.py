@@ -374,8 +374,24 @@ class IpAllocation(Base):
     port: Mapped[Port] = relationship(back_populates="fixed_ips")
 
 
+class ApiToken(Base):
+    """A standalone API token (``--auth-strategy token``): only a SHA-256 of its secret part is kept."""
+
+    __tablename__ = "api_token"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 __all__ = [
     "Agent",
+    "ApiToken",
     "Amphora",
     "AvailabilityZone",
     "AvailabilityZoneProfile",

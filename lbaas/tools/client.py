@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -15,6 +16,9 @@ class ApiError(RuntimeError):
 class Client:
     def __init__(self, endpoint: str = "http://127.0.0.1:9876", *, project: str | None = None) -> None:
         headers = {"X-Project-Id": project} if project else {}
+        token = os.environ.get("LBAAS_TOKEN") or os.environ.get("OS_TOKEN")
+        if token:  # token or keystone mode: the token decides the project
+            headers = {"X-Auth-Token": token}
         self.http = httpx.Client(base_url=endpoint.rstrip("/"), headers=headers, timeout=30)
 
     def close(self) -> None:

@@ -193,9 +193,9 @@ def test_policy(client: TestClient, app_env: ServiceEnv) -> None:
         _fault(getattr(client, method)(url, headers=MEMBER, **kwargs), 403, FORBIDDEN)
     assert client.get(f"{AZ}/az1", headers=MEMBER).status_code == 200
     assert client.post(AZP, json=pbody, headers=ADMIN).status_code == 201
-    app_env.settings.noauth_admin = False
-    _fault(client.post(AZP, json=pbody), 403, FORBIDDEN)
-    assert client.get(AZ).status_code == 200
+    member = {"X-Project-Id": "lbaas-default"}  # a member of the default project
+    _fault(client.post(AZP, json=pbody, headers=member), 403, FORBIDDEN)
+    assert client.get(AZ, headers=member).status_code == 200
 
 
 # --------------------------------------------------------------------------- load balancers in a zone

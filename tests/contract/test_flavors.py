@@ -244,10 +244,10 @@ def test_policy(client: TestClient, app_env: ServiceEnv) -> None:
     assert client.get(FP, headers=ADMIN).status_code == 200
     assert client.post(FP, json=body, headers=ADMIN).status_code == 201
 
-    app_env.settings.noauth_admin = False
-    _fault(client.post(FP, json=body), 403, FORBIDDEN)
-    _fault(client.post(FL, json={"flavor": {"name": "z", "flavor_profile_id": fp["id"]}}), 403, FORBIDDEN)
-    assert client.get(FL).status_code == 200
+    member = {"X-Project-Id": "lbaas-default"}  # a member of the default project
+    _fault(client.post(FP, json=body, headers=member), 403, FORBIDDEN)
+    _fault(client.post(FL, json={"flavor": {"name": "z", "flavor_profile_id": fp["id"]}}, headers=member), 403, FORBIDDEN)
+    assert client.get(FL, headers=member).status_code == 200
     assert client.post(FP, json=body, headers=ADMIN).status_code == 201
 
 

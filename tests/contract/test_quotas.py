@@ -147,12 +147,12 @@ def test_policy(client: TestClient, app_env: ServiceEnv) -> None:
         "p2"
     ]
     assert client.put("/v2/lbaas/quotas/p2", json={"quota": {"pool": 5}}, headers=admin).status_code == 202
-    # With noauth_admin off, the anonymous caller is an ordinary member of the default project.
-    app_env.settings.noauth_admin = False
-    _fault(client.put("/v2/lbaas/quotas/p1", json={"quota": {"pool": 9}}), 403, FORBIDDEN)
-    _fault(client.get("/v2/lbaas/quotas/p1"), 403, FORBIDDEN)
-    assert client.get(f"/v2/lbaas/quotas/{PROJECT}").status_code == 200
-    assert client.get("/v2/lbaas/quotas/p1").status_code == 403
+    # An ordinary member of the default project.
+    member = {"X-Project-Id": PROJECT}
+    _fault(client.put("/v2/lbaas/quotas/p1", json={"quota": {"pool": 9}}, headers=member), 403, FORBIDDEN)
+    _fault(client.get("/v2/lbaas/quotas/p1", headers=member), 403, FORBIDDEN)
+    assert client.get(f"/v2/lbaas/quotas/{PROJECT}", headers=member).status_code == 200
+    assert client.get("/v2/lbaas/quotas/p1", headers=member).status_code == 403
     assert client.get("/v2/lbaas/quotas/p2", headers=admin).json()["quota"]["pool"] == 5
 
 

@@ -102,7 +102,8 @@ def test_show_matches_the_orm(cloud: Cloud, lbs: list[dict[str, Any]]) -> None:
         assert cloud.get(f"{LB}/{made['id']}", "loadbalancer") == want
     first = cloud.get(f"{LB}/{lbs[0]['id']}", "loadbalancer")
     assert len(first["listeners"]) == 2 and len(first["pools"]) == 2 and first["tags"] == ["all", "t0"]
-    cloud.gone(f"{LB}/{lbs[4]['id']}")  # another project's
+    r = cloud.client.get(f"{LB}/{lbs[4]['id']}", headers={"X-Project-Id": "lbaas-default"})
+    assert r.status_code == 404  # another project's, to a member of the default project
     r = cloud.client.get(f"{LB}/{lbs[4]['id']}", headers={"X-Roles": "admin"})
     assert r.status_code == 200 and r.json()["loadbalancer"]["project_id"] == "p2"
 

@@ -6,9 +6,9 @@ Who may call what follows Octavia's default policy:
 * admin only: flavor/zone writes, flavor and zone profiles, provider capabilities, amphorae,
   quota writes and other projects' quotas.
 
-"Admin" is ``X-Roles: admin``, or (``settings.noauth_admin``, on by default) a request carrying no
-identity headers at all, which is what the stock CLI sends with OS_AUTH_TYPE=none; see
-``deps.get_operator_context``. A caller that states roles without admin gets Octavia's 403.
+"Admin" is a token with the ``admin`` (or ``load-balancer_admin``) role, or any caller under
+``--auth-strategy noauth`` (Octavia's noauth: everyone is an administrator); see ``deps.get_context``.
+Anyone else gets Octavia's 403.
 """
 
 from __future__ import annotations
