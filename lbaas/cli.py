@@ -31,6 +31,12 @@ def _settings(**overrides: object) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
 
 
+PolicyFile = Annotated[
+    Path | None,
+    typer.Option(help="an Octavia policy.yaml overriding the default policy", envvar="LBAAS_POLICY_FILE"),
+]
+
+
 @app.command()
 def serve(
     bind: Annotated[str, typer.Option(help="host:port of the API")] = "127.0.0.1:9876",
@@ -41,6 +47,7 @@ def serve(
     provider: Annotated[str, typer.Option(help="default provider: haproxy or noop")] = "haproxy",
     physical_interface_mappings: Annotated[list[str] | None, typer.Option(help="physnet:interface, repeatable")] = None,
     log_level: Annotated[str, typer.Option()] = "info",
+    policy_file: PolicyFile = None,
 ) -> None:
     """Run the embedded all-in-one: API, controller and an in-process agent on one machine."""
     from lbaas.embedded import run_embedded
@@ -53,6 +60,7 @@ def serve(
         database_url=database_url,
         provider=provider,
         physical_interface_mappings=mappings or None,
+        policy_file=policy_file,
     )
     run_embedded(settings, log_level=log_level)
 
@@ -78,13 +86,17 @@ def api(
     amqp_url: AmqpUrl = None,
     internal_secret: Secret = None,
     log_level: LogLevel = "info",
+    policy_file: PolicyFile = None,
 ) -> None:
     """Scale-out: one stateless API process (run `lbaas db upgrade` first)."""
     from lbaas.distributed import run_api
 
     _logging(log_level)
     run_api(
-        _settings(bind=bind, database_url=database_url, amqp_url=amqp_url, internal_secret=internal_secret),
+        _settings(
+            bind=bind, database_url=database_url, amqp_url=amqp_url, internal_secret=internal_secret,
+            policy_file=policy_file,
+        ),
         log_level=log_level,
     )
 

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     # The stock ``openstack`` CLI with OS_AUTH_TYPE=none sends none of them. A request that names its
     # roles is judged by them: without "admin" it gets a 403.
     noauth_admin: bool = True
+    # Authorization: Octavia's default policy, overridden by an Octavia policy.yaml (LBAAS_POLICY_FILE).
+    # With enforce_new_defaults off, Octavia's load-balancer_* roles and Keystone's reader/member/admin
+    # are both accepted (oslo.policy's [oslo_policy] enforce_new_defaults).
+    policy_file: Path | None = None
+    policy_enforce_new_defaults: bool = False
     # Quota defaults per resource; -1 is unlimited.
     quota_defaults: dict[str, int] = Field(
         default_factory=lambda: {

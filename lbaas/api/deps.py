@@ -6,13 +6,13 @@ They are ``async def`` on purpose: they only read the request and app state, and
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from lbaas.db.listing import ListQuery
 from lbaas.db.session import Database
-from lbaas.domain import errors
+from lbaas.services import policy
 from lbaas.services.context import RequestContext
 from lbaas.services.env import ServiceEnv
 
@@ -28,49 +28,45 @@ async def get_env(request: Request) -> ServiceEnv:
 
 
 async def get_context(request: Request) -> RequestContext:
-    """noauth: the project comes from X-Project-Id (or X-Tenant-Id), else the configured default."""
+    """noauth: the project comes from X-Project-Id (or X-Tenant-Id), else the configured default.
+
+    A request with no identity headers at all is the operator (``noauth_admin``): an administrator, as
+    Octavia's noauth makes every caller. A request naming a project but no roles acts as a member of
+    that project; X-Roles names the roles. What each caller may do is decided by the policy
+    (``lbaas.services.policy``), from the roles and the project.
+    """
     env: ServiceEnv = request.app.state.env
     header = request.headers.get("x-project-id") or request.headers.get("x-tenant-id")
-    roles = {r.strip().lower() for r in request.headers.get("x-roles", "").split(",") if r.strip()}
+    if env.settings.noauth_admin and not any(h in request.headers for h in IDENTITY_HEADERS):
+        return RequestContext(project_id=env.settings.default_project, is_admin=True, roles=frozenset({"admin"}))
+    roles = {r.strip().lower() for r in request.headers.get("x-roles", "").split(",") if r.strip()} or {"member"}
     return RequestContext(
         project_id=header or env.settings.default_project,
         is_admin="admin" in roles,
         project_from_header=bool(header),
+        roles=frozenset(roles),
     )
 
 
 IDENTITY_HEADERS = ("x-roles", "x-project-id", "x-tenant-id")
-POLICY_FORBIDDEN = "Policy does not allow this request to be performed."
-
-
-async def get_operator_context(request: Request) -> RequestContext:
-    """The context for endpoints where an admin sees more (quota reads): never refuses.
-
-    Admin when X-Roles says so, or, with ``noauth_admin``, when the request carries no identity
-    headers at all (the stock CLI with OS_AUTH_TYPE=none).
-    """
-    ctx = await get_context(request)
-    env: ServiceEnv = request.app.state.env
-    if not ctx.is_admin and env.settings.noauth_admin and not any(h in request.headers for h in IDENTITY_HEADERS):
-        ctx = dataclasses.replace(ctx, is_admin=True)
-    return ctx
-
-
-async def get_admin_context(request: Request) -> RequestContext:
-    """The context for admin-only endpoints: 403 unless the caller is admin (see get_operator_context)."""
-    ctx = await get_operator_context(request)
-    if not ctx.is_admin:
-        raise errors.Forbidden(POLICY_FORBIDDEN)
-    return ctx
 
 
 Db = Annotated[Database, Depends(get_db)]
 Env = Annotated[ServiceEnv, Depends(get_env)]
 Ctx = Annotated[RequestContext, Depends(get_context)]
-OperatorCtx = Annotated[RequestContext, Depends(get_operator_context)]
-AdminCtx = Annotated[RequestContext, Depends(get_admin_context)]
 
 
-def scope(model: Any, ctx: RequestContext) -> list[Any]:
-    """The WHERE clauses that keep a list inside the caller's project."""
-    return [] if ctx.is_admin else [model.project_id == ctx.project_id]
+async def get_extension_admin_context(ctx: Ctx) -> RequestContext:
+    """Our operator extensions under /v2/octavia/ (agents, failover breaker): admin only, by the policy."""
+    policy.authorize(ctx, policy.EXTENSION_ADMIN, ctx.project_id)
+    return ctx
+
+
+ExtensionAdminCtx = Annotated[RequestContext, Depends(get_extension_admin_context)]
+
+
+def scope(model: Any, ctx: RequestContext, prefix: str, q: ListQuery) -> list[Any]:
+    """The WHERE clauses that keep a list inside the projects the policy lets the caller list
+    (Octavia's ``get_all`` / ``get_all-global``); 403 for a project it may not list."""
+    projects = policy.list_scope(ctx, prefix, q.filters.get("project_id", []))
+    return [] if projects is None else [model.project_id.in_(projects)]

@@ -13,6 +13,9 @@ class RequestContext:
     project_id: str
     is_admin: bool = False
     project_from_header: bool = False
+    user_id: str | None = None
+    roles: frozenset[str] = frozenset()
+    auth_strategy: str = "noauth"
 
     def project_for_create(self, body_project: str | None) -> str:
         """The project of a new object: the header's, else the body's, else the default."""
