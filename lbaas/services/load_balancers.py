@@ -141,6 +141,7 @@ def create(s: Session, ctx: RequestContext, env: ServiceEnv, data: dict[str, Any
     if data.get("additional_vips"):
         raise errors.NotImplementedFeature("Provider does not support requested option: additional_vips.")
     if data.get("vip_sg_ids"):
+        rbac.authorize(ctx, f"{LB_POST}:vip_sg_ids", project_id)
         raise errors.NotImplementedFeature("Provider does not support requested option: vip_sg_ids.")
     check_quota(s, project_id, "loadbalancer", 1, env.settings.quota_defaults)
     for resource, n in _count_graph(data).items():
@@ -221,6 +222,7 @@ def _graph(s: Session, ctx: RequestContext, env: ServiceEnv, lb: m.LoadBalancer,
 def update(s: Session, ctx: RequestContext, env: ServiceEnv, lb_id: str, data: dict[str, Any]) -> m.LoadBalancer:
     lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer", rbac.LOADBALANCER + rbac.PUT)
     if data.get("vip_sg_ids"):
+        rbac.authorize(ctx, f"{rbac.LOADBALANCER}{rbac.PUT}:vip_sg_ids", lb.project_id)
         raise errors.NotImplementedFeature("Provider does not support requested option: vip_sg_ids.")
     lifecycle.cas_lock_lb(s, lb.id, child=False)
     apply_fields(lb, data, UPDATABLE)

@@ -61,17 +61,20 @@ def persona_context(persona: Persona) -> RequestContext:
     )
 
 
-def persona_headers(name: str) -> dict[str, str]:
-    """The request headers that make a request come from persona ``name`` (see the module docstring)."""
+def persona_headers(name: str, project: str | None = None) -> dict[str, str]:
+    """The request headers that make a request come from persona ``name`` (its roles; on ``project``
+    instead of its own when given). See the module docstring."""
     assert name in PERSONAS, name
-    return {PERSONA_HEADER: name}
+    return {PERSONA_HEADER: f"{name}@{project}" if project else name}
 
 
 async def _context(request: Request) -> RequestContext:
-    name = request.headers.get(PERSONA_HEADER)
-    if name is None:
+    value = request.headers.get(PERSONA_HEADER)
+    if value is None:
         return await get_context(request)
-    return persona_context(PERSONAS[name])
+    name, _, project = value.partition("@")
+    persona = PERSONAS[name]
+    return persona_context(Persona(name, project or persona.project_id, persona.roles))
 
 
 @pytest.fixture
