@@ -18,6 +18,7 @@ policy file the operator names.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -247,6 +248,9 @@ class _Enforcer(oslo_policy.Enforcer):
         raise cfg.ConfigFilesNotFoundError([path])
 
 
+MEMO_SIZE = 65536
+
+
 class Policy:
     """An oslo.policy Enforcer with Octavia's defaults and, optionally, an operator's policy file."""
 
@@ -263,6 +267,20 @@ class Policy:
         self.enforcer.suppress_default_change_warnings = True
         self.enforcer.register_defaults(list_rules())
         self.enforcer.load_rules()  # a broken policy file fails here, at start, not on the first request
+        # Decisions, memoized: oslo.policy spends ~0.3 ms per check it evaluates (it inspects each check's
+        # signature every time), a few ms for a member's read, on every request. A decision depends only
+        # on the rules and on what goes into the credentials and the target, which is the key; the memo
+        # is dropped when the policy file changes (oslo.policy then reloads it on the next check).
+        self._memo: dict[tuple[Any, ...], bool] = {}
+        self._mtime = self._file_mtime()
+
+    def _file_mtime(self) -> int | None:
+        if self.policy_file is None:
+            return None
+        try:
+            return os.stat(self.policy_file).st_mtime_ns
+        except OSError:
+            return -1
 
     def credentials(self, ctx: RequestContext) -> dict[str, Any]:
         roles = sorted(ctx.roles)
@@ -284,7 +302,19 @@ class Policy:
         return creds
 
     def allowed(self, ctx: RequestContext, rule: str, project_id: str | None) -> bool:
-        return bool(self.enforcer.authorize(rule, {"project_id": project_id}, self.credentials(ctx), do_raise=False))
+        mtime = self._file_mtime()
+        if mtime != self._mtime:
+            self._memo.clear()
+            self._mtime = mtime
+        key = (rule, project_id, ctx.project_id, ctx.user_id, ctx.roles, ctx.is_admin)
+        decision = self._memo.get(key)
+        if decision is None:
+            creds = self.credentials(ctx)
+            decision = bool(self.enforcer.authorize(rule, {"project_id": project_id}, creds, do_raise=False))
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = decision
+        return decision
 
     def authorize(self, ctx: RequestContext, rule: str, project_id: str | None) -> None:
         if not self.allowed(ctx, rule, project_id):

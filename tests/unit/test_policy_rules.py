@@ -4,6 +4,7 @@ policy file is read from where the operator says and from nowhere else."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,16 @@ def test_no_policy_file_is_read_from_home_or_etc(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)
     assert rbac.Policy().allowed(ctx("admin"), LB_GET, "p1")
+
+
+def test_a_changed_policy_file_takes_effect_without_restart(tmp_path: Path) -> None:
+    f = tmp_path / "policy.yaml"
+    f.write_text('"os_load-balancer_api:loadbalancer:post": "role:lb-creator"\n')
+    pol = rbac.Policy(f)
+    assert pol.allowed(ctx("lb-creator"), LB_POST, "p1")
+    assert pol.allowed(ctx("lb-creator"), LB_POST, "p1")  # (memoized)
+    f.write_text('"os_load-balancer_api:loadbalancer:post": "role:someone-else"\n')
+    st = f.stat()
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert not pol.allowed(ctx("lb-creator"), LB_POST, "p1")
+    assert pol.allowed(ctx("someone-else"), LB_POST, "p1")
