@@ -64,9 +64,19 @@ async def get_extension_admin_context(ctx: Ctx) -> RequestContext:
 
 ExtensionAdminCtx = Annotated[RequestContext, Depends(get_extension_admin_context)]
 
+# Names other branches may still use: an admin-only endpoint (by the policy's admin rule), and the
+# context of endpoints where the policy decides what an admin sees more of.
+get_admin_context = get_extension_admin_context
+get_operator_context = get_context
+AdminCtx = ExtensionAdminCtx
+OperatorCtx = Ctx
 
-def scope(model: Any, ctx: RequestContext, prefix: str, q: ListQuery) -> list[Any]:
+
+def scope(model: Any, ctx: RequestContext, prefix: str | None = None, q: ListQuery | None = None) -> list[Any]:
     """The WHERE clauses that keep a list inside the projects the policy lets the caller list
-    (Octavia's ``get_all`` / ``get_all-global``); 403 for a project it may not list."""
-    projects = policy.list_scope(ctx, prefix, q.filters.get("project_id", []))
+    (Octavia's ``get_all`` / ``get_all-global`` of rule ``prefix``); 403 for a project it may not list.
+    Without a rule prefix (objects Octavia has no rule for): the caller's project, every one for an admin."""
+    if prefix is None:
+        return [] if policy.is_admin(ctx) else [model.project_id == ctx.project_id]
+    projects = policy.list_scope(ctx, prefix, q.filters.get("project_id", []) if q is not None else [])
     return [] if projects is None else [model.project_id.in_(projects)]

@@ -33,11 +33,17 @@ def load(s: Session, model: type[T], ident: str, ctx: RequestContext, resource: 
     """The row, if it exists and is not deleted (else 404), and the policy lets the caller act on it
     (else 403, as Octavia: the object's project is the target). ``rule`` is the Octavia rule of the
     request (``…:listener:post`` when a listener is created on this load balancer); by default
-    ``get_one`` of the row's own type."""
+    ``get_one`` of the row's own type. A row of a type without Octavia rules is its project's (or an
+    admin's) only."""
     obj = s.get(model, ident)
     if obj is None or getattr(obj, "provisioning_status", None) == "DELETED":
         raise errors.NotFound(resource, ident)
-    policy.authorize(ctx, rule or f"{RBAC_PREFIX[model]}{policy.GET_ONE}", getattr(obj, "project_id", None))
+    project_id = getattr(obj, "project_id", None)
+    if rule is None and model not in RBAC_PREFIX:  # no Octavia rule for it: its project's, or an admin's
+        if not (policy.is_admin(ctx) or project_id == ctx.project_id):
+            raise errors.Forbidden(policy.FORBIDDEN)
+        return obj
+    policy.authorize(ctx, rule or f"{RBAC_PREFIX[model]}{policy.GET_ONE}", project_id)
     return obj
 
 
