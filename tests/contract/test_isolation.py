@@ -153,3 +153,22 @@ def test_failover_and_operator_objects_are_admin_only(cloud: Cloud, trees: dict[
         assert_fault(cloud.client.get(path, headers=ALICE), 403, FORBIDDEN)
         assert cloud.client.get(path, headers=ADMIN).status_code == 200, path
     assert cloud.client.put(f"{LB}/{lb}/failover", headers=ADMIN).status_code == 202
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_rows_without_octavia_rules_belong_to_their_project(cloud: Cloud, nets: dict[str, Any]) -> None:
+    """``load`` on a type Octavia has no rule for (here a network): its project's, or an admin's."""
+    from lbaas.db import models as m
+    from lbaas.domain import errors
+    from lbaas.services.common import load
+    from lbaas.services.context import RequestContext
+
+    with cloud.db.read() as s:
+        own = RequestContext(project_id=PROJECT_B, roles=frozenset({"member"}))
+        assert load(s, m.Network, nets["b_net"], own, "Network").id == nets["b_net"]
+        admin = RequestContext(project_id=PROJECT_A, roles=frozenset({"admin"}))
+        assert load(s, m.Network, nets["b_net"], admin, "Network").id == nets["b_net"]
+        with pytest.raises(errors.Forbidden):
+            load(s, m.Network, nets["b_net"], RequestContext(project_id=PROJECT_A, roles=frozenset({"member"})), "Network")
+        with pytest.raises(errors.NotFound):
+            load(s, m.Network, MISSING, admin, "Network")
