@@ -142,8 +142,11 @@ def _add(prefix: str, action: str, check: str, description: str, method: str, pa
     _API.append((f"{prefix}{action}", check, description, [(method, path)]))
 
 
-def _crud(prefix: str, noun: str, plural: str, path: str, one: str, *, read: str, write: str, global_: bool) -> None:
-    _add(prefix, GET_ALL, read, f"List {plural}", "GET", path)
+def _crud(
+    prefix: str, noun: str, plural: str, path: str, one: str, *, read: str, write: str, global_: bool,
+    list_read: str | None = None,
+) -> None:
+    _add(prefix, GET_ALL, list_read or read, f"List {plural}", "GET", path)
     if global_:
         _add(prefix, GET_ALL_GLOBAL, RULE_API_READ_GLOBAL, f"List {plural} including resources owned by others", "GET", path)
     _add(prefix, POST, write, f"Create a {noun}", "POST", path)
@@ -162,8 +165,8 @@ _add(LOADBALANCER, PUT_FAILOVER, RULE_API_ADMIN, "Failover a Load Balancer", "PU
 _crud(LISTENER, "Listener", "Listeners", "/v2/lbaas/listeners", "listener_id", read=RULE_API_READ, write=RULE_API_WRITE, global_=True)
 _add(LISTENER, GET_STATS, RULE_API_READ, "Show Listener statistics", "GET", "/v2/lbaas/listeners/{listener_id}/stats")
 _crud(POOL, "Pool", "Pools", "/v2/lbaas/pools", "pool_id", read=RULE_API_READ, write=RULE_API_WRITE, global_=True)
-_crud(MEMBER, "Member", "Members of a Pool", "/v2/lbaas/pools/{pool_id}/members", "member_id", read=RULE_API_READ, write=RULE_API_WRITE, global_=False)
-_API[-5] = (_API[-5][0], RULE_MEMBER_API_READ, *_API[-5][2:])  # member get_all: the Aodh service user too
+_crud(MEMBER, "Member", "Members of a Pool", "/v2/lbaas/pools/{pool_id}/members", "member_id", read=RULE_API_READ, write=RULE_API_WRITE, global_=False,
+      list_read=RULE_MEMBER_API_READ)  # member lists: Aodh's service user too
 _crud(HEALTHMONITOR, "Health Monitor", "Health Monitors", "/v2/lbaas/healthmonitors", "healthmonitor_id", read=RULE_API_READ, write=RULE_API_WRITE, global_=True)
 _crud(L7POLICY, "L7 Policy", "L7 Policys", "/v2/lbaas/l7policies", "l7policy_id", read=RULE_API_READ, write=RULE_API_WRITE, global_=True)
 _crud(L7RULE, "L7 Rule", "L7 Rules", "/v2/lbaas/l7policies/{l7policy_id}/rules", "l7rule_id", read=RULE_API_READ, write=RULE_API_WRITE, global_=False)
