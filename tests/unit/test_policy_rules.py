@@ -174,3 +174,26 @@ def test_a_changed_policy_file_takes_effect_without_restart(tmp_path: Path) -> N
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     assert not pol.allowed(ctx("lb-creator"), LB_POST, "p1")
     assert pol.allowed(ctx("someone-else"), LB_POST, "p1")
+
+
+def test_an_admin_or_owner_style_file_works_unchanged(tmp_path: Path) -> None:
+    """Octavia's legacy "admin or owner" override (its etc/policy/admin_or_owner-policy.yaml): any user of
+    a project manages that project's load balancers, admins everything; the rules it defines itself
+    (``admin_or_owner``) and Octavia's own ``is_admin`` check kind resolve."""
+    f = tmp_path / "policy.yaml"
+    f.write_text(
+        '"context_is_admin": "role:admin or role:load-balancer_admin"\n'
+        '"admin_or_owner": "is_admin:True or project_id:%(project_id)s"\n'
+        '"load-balancer:read": "rule:admin_or_owner"\n'
+        '"load-balancer:read-global": "is_admin:True"\n'
+        '"load-balancer:write": "rule:admin_or_owner"\n'
+        '"load-balancer:write-quota": "is_admin:True"\n'
+    )
+    pol = rbac.Policy(f)
+    anyone = ctx()  # no role at all
+    assert pol.allowed(anyone, LB_POST, "p1") and pol.allowed(anyone, LB_GET, "p1")
+    assert not pol.allowed(anyone, LB_GET, "p2")
+    assert not pol.allowed(anyone, rbac.LOADBALANCER + rbac.GET_ALL_GLOBAL, None)
+    assert pol.allowed(ctx("load-balancer_admin"), rbac.LOADBALANCER + rbac.GET_ALL_GLOBAL, None)
+    assert pol.allowed(ctx("load-balancer_admin"), rbac.QUOTA + rbac.PUT, "p2")
+    assert not pol.allowed(ctx("load-balancer_quota_admin"), rbac.QUOTA + rbac.PUT, "p2")
