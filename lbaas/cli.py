@@ -40,6 +40,12 @@ def _settings(**overrides: object) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
 
 
+PolicyFile = Annotated[
+    Path | None,
+    typer.Option(help="an Octavia policy.yaml overriding the default policy", envvar="LBAAS_POLICY_FILE"),
+]
+
+
 @app.command()
 def serve(
     bind: Annotated[str, typer.Option(help="host:port of the API")] = "127.0.0.1:9876",
@@ -54,6 +60,7 @@ def serve(
     tls_cert: TlsCert = None,
     tls_key: TlsKey = None,
     log_level: Annotated[str, typer.Option()] = "info",
+    policy_file: PolicyFile = None,
 ) -> None:
     """Run the embedded all-in-one: API, controller and an in-process agent on one machine."""
     from lbaas.api.auth import check_startup
@@ -71,6 +78,7 @@ def serve(
         insecure_noauth=insecure_noauth or None,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        policy_file=policy_file,
     )
     check_startup(settings)
     run_embedded(settings, log_level=log_level)
@@ -101,6 +109,7 @@ def api(
     tls_cert: TlsCert = None,
     tls_key: TlsKey = None,
     log_level: LogLevel = "info",
+    policy_file: PolicyFile = None,
 ) -> None:
     """Scale-out: one stateless API process (run `lbaas db upgrade` first). Default auth: token."""
     from lbaas.api.auth import check_startup
@@ -116,6 +125,7 @@ def api(
         insecure_noauth=insecure_noauth or None,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        policy_file=policy_file,
     )
     check_startup(settings)
     run_api(settings, log_level=log_level)

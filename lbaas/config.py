@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     # TLS for the API itself (PEM files); both or neither.
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # Authorization: Octavia's default policy, overridden by an Octavia policy.yaml (LBAAS_POLICY_FILE).
+    # With enforce_new_defaults off, Octavia's load-balancer_* roles and Keystone's reader/member/admin
+    # are both accepted (oslo.policy's [oslo_policy] enforce_new_defaults).
+    policy_file: Path | None = None
+    policy_enforce_new_defaults: bool = False
     # Quota defaults per resource; -1 is unlimited.
     quota_defaults: dict[str, int] = Field(
         default_factory=lambda: {

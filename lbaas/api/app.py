@@ -14,6 +14,7 @@ from lbaas.api import errors
 from lbaas.api.auth import AuthMiddleware, build_authenticator
 from lbaas.api.routes import identity, internal, registry
 from lbaas.db.session import Database
+from lbaas.services import policy
 from lbaas.services.env import ServiceEnv
 
 # (version, date) for every microversion this API really implements; the last one is CURRENT.
@@ -110,6 +111,9 @@ def create_app(*, db: Database, env: ServiceEnv) -> FastAPI:
     app = FastAPI(title="lbaas", version=__version__, description="Octavia v2-compatible load balancing", **_no_telemetry())
     app.state.db = db
     app.state.env = env
+    policy.install(
+        policy.Policy(env.settings.policy_file, enforce_new_defaults=env.settings.policy_enforce_new_defaults)
+    )
     errors.install(app)
 
     @app.get("/", include_in_schema=False)

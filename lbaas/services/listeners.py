@@ -11,6 +11,7 @@ from lbaas.db import lifecycle
 from lbaas.db import models as m
 from lbaas.domain import errors
 from lbaas.domain.enums import INSERT_HEADERS, LISTENER_POOL_PROTOCOLS, SSL_INSERT_HEADERS, l4_family
+from lbaas.services import policy as rbac
 from lbaas.services.common import apply_fields, check_quota, load, nudge_after_commit, set_tags
 from lbaas.services.context import RequestContext
 from lbaas.services.env import ServiceEnv
@@ -147,13 +148,16 @@ def build(s: Session, lb: m.LoadBalancer, data: dict[str, Any]) -> m.Listener:
     return li
 
 
+POST, PUT = rbac.LISTENER + rbac.POST, rbac.LISTENER + rbac.PUT
+
+
 def create(s: Session, ctx: RequestContext, env: ServiceEnv, data: dict[str, Any]) -> m.Listener:
-    lb = load(s, m.LoadBalancer, data["loadbalancer_id"], ctx, "Load Balancer")
+    lb = load(s, m.LoadBalancer, data["loadbalancer_id"], ctx, "Load Balancer", POST)
     check_quota(s, lb.project_id, "listener", 1, env.settings.quota_defaults)
     lifecycle.cas_lock_lb(s, lb.id)
     li = build(s, lb, data)
     if data.get("default_pool_id"):
-        pool = load(s, m.Pool, data["default_pool_id"], ctx, "Pool")
+        pool = load(s, m.Pool, data["default_pool_id"], ctx, "Pool", POST)
         check_default_pool(lb, li, pool)
         li.default_pool = pool
     validate(lb, li)
@@ -163,7 +167,7 @@ def create(s: Session, ctx: RequestContext, env: ServiceEnv, data: dict[str, Any
 
 
 def update(s: Session, ctx: RequestContext, env: ServiceEnv, listener_id: str, data: dict[str, Any]) -> m.Listener:
-    li = load(s, m.Listener, listener_id, ctx, "Listener")
+    li = load(s, m.Listener, listener_id, ctx, "Listener", PUT)
     lb = li.load_balancer
     lifecycle.cas_lock_lb(s, lb.id)
     for name in TIMEOUT_DEFAULTS:
@@ -171,7 +175,7 @@ def update(s: Session, ctx: RequestContext, env: ServiceEnv, listener_id: str, d
             data[name] = TIMEOUT_DEFAULTS[name]
     apply_fields(li, data, FIELDS + tuple(TIMEOUT_DEFAULTS))
     if "default_pool_id" in data:
-        pool = load(s, m.Pool, data["default_pool_id"], ctx, "Pool") if data["default_pool_id"] else None
+        pool = load(s, m.Pool, data["default_pool_id"], ctx, "Pool", PUT) if data["default_pool_id"] else None
         check_default_pool(lb, li, pool)
         li.default_pool = pool
     apply_defaults(li)
@@ -184,7 +188,7 @@ def update(s: Session, ctx: RequestContext, env: ServiceEnv, listener_id: str, d
 
 
 def delete(s: Session, ctx: RequestContext, listener_id: str) -> None:
-    li = load(s, m.Listener, listener_id, ctx, "Listener")
+    li = load(s, m.Listener, listener_id, ctx, "Listener", rbac.LISTENER + rbac.DELETE)
     lifecycle.cas_lock_lb(s, li.loadbalancer_id)
     lifecycle.mark(li, "PENDING_DELETE")
     for policy in li.l7policies:

@@ -16,12 +16,14 @@ from lbaas.db.session import Database
 from lbaas.providers.noop import NoopProvider
 from lbaas.services.env import ServiceEnv
 from tests.contract.helpers import make_subnet, settle
+from tests.contract.personas import persona_headers
 
 AZP = "/v2/lbaas/availabilityzoneprofiles"
 AZ = "/v2/lbaas/availabilityzones"
 ZONE_A = json.dumps({"compute_zone": "zone-a"})
-MEMBER = {"X-Project-Id": "p1", "X-Roles": "member"}
-ADMIN = {"X-Project-Id": "p1", "X-Roles": "admin"}
+MEMBER = persona_headers("member", "p1")
+ADMIN = persona_headers("admin", "p1")
+pytestmark = pytest.mark.usefixtures("personas")  # persona_headers() needs it
 FORBIDDEN = "Policy does not allow this request to be performed."
 
 

@@ -16,12 +16,14 @@ from lbaas.db.session import Database
 from lbaas.providers.noop import NoopProvider
 from lbaas.services.env import ServiceEnv
 from tests.contract.helpers import make_subnet, settle
+from tests.contract.personas import persona_headers
 
 FP = "/v2/lbaas/flavorprofiles"
 FL = "/v2/lbaas/flavors"
 SINGLE = json.dumps({"loadbalancer_topology": "SINGLE"})
-MEMBER = {"X-Project-Id": "p1", "X-Roles": "member"}
-ADMIN = {"X-Project-Id": "p1", "X-Roles": "admin"}
+MEMBER = persona_headers("member", "p1")
+ADMIN = persona_headers("admin", "p1")
+pytestmark = pytest.mark.usefixtures("personas")  # persona_headers() needs it
 FORBIDDEN = "Policy does not allow this request to be performed."
 
 
