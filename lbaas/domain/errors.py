@@ -102,6 +102,10 @@ class NeutronNotFound(NeutronError):
     neutron_type = "NotFound"
 
 
+class FloatingIPNotFound(NeutronNotFound):
+    neutron_type = "FloatingIPNotFound"
+
+
 class NeutronConflict(NeutronError):
     code = 409
     neutron_type = "Conflict"
