@@ -63,5 +63,12 @@ class Settings(BaseSettings):
     failover_max_dead_share: float = 0.5
     failover_breaker_hold: float = 10.0  # once open, stay open this long after recovery (stragglers)
 
+    # /healthcheck (as Octavia's [api_settings] healthcheck_refresh_interval and [healthcheck] detailed).
+    healthcheck_refresh_interval: float = 5.0
+    healthcheck_detailed: bool = False
+    # Where `lbaas controller` and `lbaas agent` serve their own /metrics (host:port); None: not served.
+    # The API processes serve /metrics on the API's address.
+    metrics_bind: str | None = None
+
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / 'lbaas.sqlite'}"

@@ -7,6 +7,7 @@ import logging
 import uvicorn
 
 from lbaas.api.app import create_app
+from lbaas.api.metrics import ServiceMetrics
 from lbaas.config import KEEP_ALIVE_S, Settings
 from lbaas.db.lifecycle import pending_lb_ids
 from lbaas.db.migrate import upgrade
@@ -19,7 +20,9 @@ from lbaas.services.wiring import provider_names as _names
 log = logging.getLogger(__name__)
 
 
-def start_agent(settings: Settings, db: Database, provider: HaproxyProvider) -> object:
+def start_agent(
+    settings: Settings, db: Database, provider: HaproxyProvider, metrics: ServiceMetrics | None = None
+) -> object:
     """The in-process agent for the haproxy provider (needs root, haproxy and iproute2)."""
     from lbaas.agent.haproxy.process import MasterWorkerHaproxy
     from lbaas.agent.netns.pyroute2_plumber import Pyroute2Plumber
@@ -56,6 +59,8 @@ def start_agent(settings: Settings, db: Database, provider: HaproxyProvider) -> 
         observer=observer.observe,
         heartbeat=source.heartbeat,
     )
+    if metrics is not None:
+        metrics.watch_queue(agent.queue)
     provider.connect(agent.nudge)
     agent.start()
     return agent
@@ -79,14 +84,15 @@ def run_embedded(settings: Settings, *, log_level: str = "info") -> None:
     db.on_commit = nudge
     db.before_commit = env.validate_touched
     haproxy = providers["haproxy"]
+    metrics = ServiceMetrics()
     if settings.provider == "haproxy" and isinstance(haproxy, HaproxyProvider):
-        start_agent(settings, db, haproxy)
+        start_agent(settings, db, haproxy, metrics)
     with db.read() as s:
         pending = pending_lb_ids(s)
     if pending:  # anything a previous run left pending is reconciled now (state, not messages)
         nudge(set(pending))
     host, _, port = settings.bind.rpartition(":")
-    app = create_app(db=db, env=env)
+    app = create_app(db=db, env=env, metrics=metrics)
     log.info("lbaas serving on http://%s:%s (provider %s, database %s)", host, port, settings.provider, url)
     uvicorn.run(app, host=host or "127.0.0.1", port=int(port), log_level=log_level, access_log=False,
                 timeout_keep_alive=KEEP_ALIVE_S)  # fmt: skip
