@@ -266,6 +266,27 @@ def host_delete(name: str, endpoint: Endpoint = DEFAULT_ENDPOINT, state_dir: Sta
 
 
 @app.command()
+def logs(
+    loadbalancer: Annotated[str, typer.Argument(metavar="LB", help="load balancer name or id")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new lines")] = False,
+    tail: Annotated[int, typer.Option(metavar="N", help="lines to show first")] = 100,
+    endpoint: Endpoint = DEFAULT_ENDPOINT,
+) -> None:
+    """Print a load balancer's access log (read through the API)."""
+    from lbaas.tools import logs as lb_logs
+    from lbaas.tools.client import Client
+
+    client = Client(endpoint)
+    lb_id = lb_logs.resolve_lb(client, loadbalancer)
+    lines = lb_logs.follow(client, lb_id, tail) if follow else iter(lb_logs.fetch(client, lb_id, tail))
+    try:
+        for line in lines:
+            typer.echo(line)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
 def demo(
     endpoint: Endpoint = DEFAULT_ENDPOINT,
     state_dir: StateDir = DEFAULT_STATE,

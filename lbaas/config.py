@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # uvicorn closes an idle keep-alive connection after this many seconds. Its default (5 s) is shorter than
 # the idle time of client pools (requests, httpx, Terraform), so a request sent just as the server closes
 # got a reset; 75 s outlasts them, like the usual reverse-proxy defaults.
 KEEP_ALIVE_S = 75
+
+# Octavia's default tenant flow log format ([haproxy_amphora] user_log_format).
+OCTAVIA_USER_LOG_FORMAT = (
+    "{{ project_id }} {{ lb_id }} %f %ci %cp %t %{+Q}r %ST %B %U %[ssl_c_verify] %{+Q}[ssl_c_s_dn] %b %s %Tt %tsc"
+)
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LBAAS_", extra="ignore")
@@ -69,6 +76,28 @@ class Settings(BaseSettings):
     # Where `lbaas controller` and `lbaas agent` serve their own /metrics (host:port); None: not served.
     # The API processes serve /metrics on the API's address.
     metrics_bind: str | None = None
+    # Access logs (lbaas.agent.accesslog): each LB's HAProxy logs to <log_socket_dir>/<lb_id>.sock; the agent
+    # writes <state_dir>/lb/<lb_id>/access.log (0600), rotated at access_log_max_bytes, keeping
+    # access_log_backups old files. The rest are Octavia's log offloading settings, same names and meaning:
+    # targets are "host:port" lists (comma-separated in the environment), sent with log_protocol.
+    log_socket_dir: Path = Path("/run/lbaas/log")
+    access_log_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    access_log_backups: int = Field(2, ge=0, le=100)
+    connection_logging: bool = True
+    disable_local_log_storage: bool = False
+    user_log_format: str = OCTAVIA_USER_LOG_FORMAT
+    user_log_facility: int = Field(0, ge=0, le=7)
+    administrative_log_facility: int = Field(1, ge=0, le=7)
+    tenant_log_targets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    admin_log_targets: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_protocol: Literal["UDP", "TCP"] = "UDP"
+
+    @field_validator("tenant_log_targets", "admin_log_targets", mode="before")
+    @classmethod
+    def _targets(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [t.strip() for t in v.split(",") if t.strip()]
+        return v
 
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / 'lbaas.sqlite'}"

@@ -161,6 +161,7 @@ def run_controller(settings: Settings) -> None:
 
 def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False) -> None:
     """An agent on this host. ``fake_dataplane`` keeps HAProxy and namespaces in memory (tests only)."""
+    from lbaas.agent import accesslog
     from lbaas.agent.haproxy.process import FakeHaproxyProcess, HaproxyProcess, MasterWorkerHaproxy
     from lbaas.agent.netns.base import Plumber
     from lbaas.agent.netns.fake import FakePlumber
@@ -177,6 +178,15 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
     reporter = ApiReporter(client, host=settings.host)
     plumber: Plumber
     haproxy: HaproxyProcess
+    logs = None
+    if not fake_dataplane:
+
+        def project_of(lb_id: str) -> str | None:
+            spec = source.get(lb_id)
+            return spec.project_id if spec is not None else None
+
+        logs = accesslog.from_settings(settings, project_of)
+        logs.start()
     if fake_dataplane:
         plumber, haproxy = FakePlumber(), FakeHaproxyProcess()
     else:
@@ -192,6 +202,7 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
             nbthread=settings.haproxy_nbthread,
             default_listener_maxconn=settings.haproxy_default_maxconn,
             maxconn_cap=settings.haproxy_maxconn_cap,
+            access_log=logs.render_options if logs is not None else None,
         ),
         source=source,
         reporter=reporter,

@@ -11,6 +11,7 @@ from lbaas.api.metrics import ServiceMetrics
 from lbaas.config import KEEP_ALIVE_S, Settings
 from lbaas.db.lifecycle import pending_lb_ids
 from lbaas.db.migrate import upgrade
+from lbaas.db.models import LoadBalancer
 from lbaas.db.session import Database
 from lbaas.providers.haproxy_ns import HaproxyProvider
 from lbaas.services.env import ServiceEnv
@@ -24,6 +25,7 @@ def start_agent(
     settings: Settings, db: Database, provider: HaproxyProvider, metrics: ServiceMetrics | None = None
 ) -> object:
     """The in-process agent for the haproxy provider (needs root, haproxy and iproute2)."""
+    from lbaas.agent import accesslog
     from lbaas.agent.haproxy.process import MasterWorkerHaproxy
     from lbaas.agent.netns.pyroute2_plumber import Pyroute2Plumber
     from lbaas.agent.observe import Observer
@@ -36,6 +38,14 @@ def start_agent(
         db, host=settings.host, providers=_names(settings, "haproxy"), availability_zone=settings.availability_zone
     )
     reporter = DbReporter(db, host=settings.host)
+
+    def project_of(lb_id: str) -> str | None:
+        with db.read() as s:
+            lb = s.get(LoadBalancer, lb_id)
+            return lb.project_id if lb is not None else None
+
+    logs = accesslog.from_settings(settings, project_of)
+    logs.start()
     reconciler = Reconciler(
         config=AgentConfig(
             state_dir=settings.state_dir,
@@ -45,6 +55,7 @@ def start_agent(
             nbthread=settings.haproxy_nbthread,
             default_listener_maxconn=settings.haproxy_default_maxconn,
             maxconn_cap=settings.haproxy_maxconn_cap,
+            access_log=logs.render_options,
         ),
         source=source,
         reporter=reporter,
@@ -93,6 +104,7 @@ def run_embedded(settings: Settings, *, log_level: str = "info") -> None:
         nudge(set(pending))
     host, _, port = settings.bind.rpartition(":")
     app = create_app(db=db, env=env, metrics=metrics)
+    app.state.local_logs = settings.state_dir  # the agent is in this process: its LBs' access logs are here
     log.info("lbaas serving on http://%s:%s (provider %s, database %s)", host, port, settings.provider, url)
     uvicorn.run(app, host=host or "127.0.0.1", port=int(port), log_level=log_level, access_log=False,
                 timeout_keep_alive=KEEP_ALIVE_S)  # fmt: skip
