@@ -1,8 +1,9 @@
 """The ``lbaas`` command: serve (all-in-one), the scale-out processes (api, controller, agent), db, and the
 data-plane tools (host, demo).
 
-Settings not given as options come from ``LBAAS_*`` environment variables (pydantic-settings), so a
-deployment can keep the shared values (database URL, broker URL, internal secret) in the environment.
+Every setting comes, lowest first, from its default, the config file (``/etc/lbaas/lbaas.toml``, or
+``lbaas --config FILE`` / ``LBAAS_CONFIG``), the ``LBAAS_*`` environment and the command's flags. Flags
+default to None so that an unset flag never hides the file or the environment (``lbaas.config.load_settings``).
 """
 
 from __future__ import annotations
@@ -13,34 +14,68 @@ from typing import Annotated, Any
 
 import typer
 
-from lbaas.config import Settings
+from lbaas import __version__
+from lbaas.config import Settings, load_settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Load-Balancing-as-a-Service (Octavia v2 API).")
+app = typer.Typer(add_completion=True, no_args_is_help=True, help="Load-Balancing-as-a-Service (Octavia v2 API).")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
+config_app = typer.Typer(no_args_is_help=True, help="Settings: the reference, and what a process would use.")
+app.add_typer(config_app, name="config")
 host_app = typer.Typer(no_args_is_help=True, help="Test hosts: namespaces standing in for cloud instances.")
 app.add_typer(host_app, name="host")
 
-Endpoint = Annotated[str, typer.Option(help="the lbaas API", envvar="LBAAS_ENDPOINT")]
-StateDir = Annotated[Path, typer.Option(help="state directory", envvar="LBAAS_STATE_DIR")]
+Endpoint = Annotated[str, typer.Option(metavar="URL", help="the lbaas API", envvar="LBAAS_ENDPOINT")]
+StateDir = Annotated[Path, typer.Option(metavar="DIR", help="state directory", envvar="LBAAS_STATE_DIR")]
 DEFAULT_ENDPOINT = "http://127.0.0.1:9876"
 DEFAULT_STATE = Path("/var/lib/lbaas")
 
 
+_CONFIG: dict[str, Path | None] = {"path": None}  # --config, set by the app callback
+
+
 def _settings(**overrides: object) -> Settings:
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    return load_settings(_CONFIG["path"], **overrides)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"lbaas {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            envvar="LBAAS_CONFIG",
+            help="settings file (TOML; default /etc/lbaas/lbaas.toml if present); env and flags override it",
+        ),
+    ] = None,  # fmt: skip
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    _CONFIG["path"] = config
 
 
 @app.command()
 def serve(
-    bind: Annotated[str, typer.Option(help="host:port of the API")] = "127.0.0.1:9876",
-    state_dir: Annotated[Path, typer.Option(help="state directory (SQLite database, per-LB files)")] = Path(
-        "/var/lib/lbaas"
-    ),
-    database_url: Annotated[str | None, typer.Option(help="e.g. postgresql+psycopg://user@host/db")] = None,
-    provider: Annotated[str, typer.Option(help="default provider: haproxy or noop")] = "haproxy",
-    physical_interface_mappings: Annotated[list[str] | None, typer.Option(help="physnet:interface, repeatable")] = None,
-    log_level: Annotated[str, typer.Option()] = "info",
+    bind: Annotated[str | None, typer.Option(metavar="HOST:PORT", help="API address (default 127.0.0.1:9876)")] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="SQLite database, per-LB files (default /var/lib/lbaas)")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(metavar="URL", help="e.g. postgresql+psycopg://user@host/db")
+    ] = None,
+    provider: Annotated[str | None, typer.Option(metavar="NAME", help="haproxy or noop (default haproxy)")] = None,
+    physical_interface_mappings: Annotated[
+        list[str] | None, typer.Option(metavar="PHYSNET:IFACE", help="repeatable")
+    ] = None,
+    log_level: Annotated[str, typer.Option(metavar="LEVEL")] = "info",
 ) -> None:
     """Run the embedded all-in-one: API, controller and an in-process agent on one machine."""
     from lbaas.embedded import run_embedded
@@ -58,13 +93,18 @@ def serve(
 
 
 Secret = Annotated[
-    str | None, typer.Option(help="shared secret of the internal agent API", envvar="LBAAS_INTERNAL_SECRET")
+    str | None,
+    typer.Option(metavar="SECRET", help="shared secret of the internal agent API", envvar="LBAAS_INTERNAL_SECRET"),
 ]
 AmqpUrl = Annotated[
-    str | None, typer.Option(help="e.g. amqp://guest:guest@127.0.0.1:5672/%2F", envvar="LBAAS_AMQP_URL")
+    str | None,
+    typer.Option(metavar="URL", help="e.g. amqp://guest:guest@127.0.0.1:5672/%2F", envvar="LBAAS_AMQP_URL"),
 ]
-DbUrl = Annotated[str | None, typer.Option(help="e.g. postgresql+psycopg://user@host/db", envvar="LBAAS_DATABASE_URL")]
-LogLevel = Annotated[str, typer.Option()]
+DbUrl = Annotated[
+    str | None,
+    typer.Option(metavar="URL", help="e.g. postgresql+psycopg://user@host/db", envvar="LBAAS_DATABASE_URL"),
+]
+LogLevel = Annotated[str, typer.Option(metavar="LEVEL", help="debug, info, warning or error")]
 
 
 def _logging(level: str) -> None:
@@ -73,7 +113,10 @@ def _logging(level: str) -> None:
 
 @app.command()
 def api(
-    bind: Annotated[str, typer.Option(help="host:port; several api processes may share it")] = "127.0.0.1:9876",
+    bind: Annotated[
+        str | None,
+        typer.Option(metavar="HOST:PORT", help="several api processes may share it (default 127.0.0.1:9876)"),
+    ] = None,
     database_url: DbUrl = None,
     amqp_url: AmqpUrl = None,
     internal_secret: Secret = None,
@@ -116,11 +159,17 @@ def agent(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="this agent's unique name")] = None,
     availability_zone: Annotated[str | None, typer.Option(help="the compute zone this host is in")] = None,
-    endpoint: Endpoint = DEFAULT_ENDPOINT,
+    endpoint: Annotated[
+        str | None, typer.Option(metavar="URL", help="the lbaas API (default agent_endpoint, http://127.0.0.1:9876)")
+    ] = None,
     amqp_url: AmqpUrl = None,
     internal_secret: Secret = None,
-    state_dir: StateDir = DEFAULT_STATE,
-    physical_interface_mappings: Annotated[list[str] | None, typer.Option(help="physnet:interface, repeatable")] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="state directory (default /var/lib/lbaas)")
+    ] = None,
+    physical_interface_mappings: Annotated[
+        list[str] | None, typer.Option(metavar="PHYSNET:IFACE", help="repeatable")
+    ] = None,
     resync_interval: Annotated[float | None, typer.Option(help="seconds between full resyncs")] = None,
     fake_dataplane: Annotated[bool, typer.Option(hidden=True)] = False,
     log_level: LogLevel = "info",
@@ -128,8 +177,6 @@ def agent(
     """Scale-out: an agent. Needs the API endpoint, the shared secret and the broker; no database."""
     if ctx.invoked_subcommand is not None:
         return
-    if not host:
-        raise typer.BadParameter("--host is required to run an agent", param_hint="--host")
     from lbaas.distributed import run_agent
 
     _logging(log_level)
@@ -142,8 +189,11 @@ def agent(
         state_dir=state_dir,
         physical_interface_mappings=mappings or None,
         resync_interval=resync_interval,
+        agent_endpoint=endpoint,
     )
-    run_agent(settings, endpoint=endpoint, fake_dataplane=fake_dataplane)
+    if not host and "host" not in settings.model_fields_set:
+        raise typer.BadParameter("this agent needs a name: --host, LBAAS_HOST or host in the config file")
+    run_agent(settings, endpoint=settings.agent_endpoint, fake_dataplane=fake_dataplane)
 
 
 def _admin(endpoint: str, method: str, path: str, body: object = None) -> dict[str, Any]:
@@ -190,8 +240,8 @@ def agent_drain(agent: str, endpoint: Endpoint = DEFAULT_ENDPOINT) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(
-    state_dir: Annotated[Path, typer.Option()] = Path("/var/lib/lbaas"),
-    database_url: Annotated[str | None, typer.Option()] = None,
+    state_dir: Annotated[Path | None, typer.Option(metavar="DIR", help="default /var/lib/lbaas")] = None,
+    database_url: Annotated[str | None, typer.Option(metavar="URL")] = None,
 ) -> None:
     """Apply schema migrations up to the newest revision."""
     from lbaas.db.migrate import upgrade
@@ -200,6 +250,31 @@ def db_upgrade(
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url())
     typer.echo(f"database at head: {settings.db_url()}")
+
+
+@config_app.command("reference")
+def config_reference(
+    write: Annotated[bool, typer.Option("--write", help="rewrite docs/settings.md instead of printing")] = False,
+) -> None:
+    """Print the settings reference (docs/settings.md), generated from the settings model."""
+    from lbaas.tools import settings_doc
+
+    if write:
+        typer.echo(f"wrote {settings_doc.write()}")
+    else:
+        typer.echo(settings_doc.reference(), nl=False)
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the settings this machine's file, environment and defaults give (as JSON; secrets masked)."""
+    import json
+
+    data = _settings().model_dump(mode="json")
+    for key in ("internal_secret", "database_url", "amqp_url"):
+        if data.get(key):
+            data[key] = "***"
+    typer.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
 def _hosts(endpoint: str, state_dir: Path):  # type: ignore[no-untyped-def]

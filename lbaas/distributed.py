@@ -237,3 +237,5 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
     if consumer is not None:
         consumer.stop()
     agent.stop()
+    if logs is not None:
+        logs.stop()

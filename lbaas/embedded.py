@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 
 import uvicorn
@@ -46,6 +47,7 @@ def start_agent(
 
     logs = accesslog.from_settings(settings, project_of)
     logs.start()
+    atexit.register(logs.stop)  # remove the sockets; a restarted agent binds them again on its first resync
     reconciler = Reconciler(
         config=AgentConfig(
             state_dir=settings.state_dir,
