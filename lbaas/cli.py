@@ -8,7 +8,10 @@ default to None so that an unset flag never hides the file or the environment (`
 
 from __future__ import annotations
 
+import enum
+import json
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,16 +20,35 @@ import typer
 from lbaas import __version__
 from lbaas.config import Settings, load_settings
 
-app = typer.Typer(add_completion=True, no_args_is_help=True, help="Load-Balancing-as-a-Service (Octavia v2 API).")
-db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app = typer.Typer(
+    add_completion=True,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Load-Balancing-as-a-Service (Octavia v2 API).",
+)
+db_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Database schema.")
 app.add_typer(db_app, name="db")
-config_app = typer.Typer(no_args_is_help=True, help="Settings: the reference, and what a process would use.")
+config_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="Settings: the reference, and what a process would use."
+)
 app.add_typer(config_app, name="config")
-host_app = typer.Typer(no_args_is_help=True, help="Test hosts: namespaces standing in for cloud instances.")
+host_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None, help="Test hosts: namespaces standing in for cloud instances."
+)
 app.add_typer(host_app, name="host")
 
 Endpoint = Annotated[str, typer.Option(metavar="URL", help="the lbaas API", envvar="LBAAS_ENDPOINT")]
 StateDir = Annotated[Path, typer.Option(metavar="DIR", help="state directory", envvar="LBAAS_STATE_DIR")]
+
+
+class Fmt(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+OutputFormat = Annotated[Fmt, typer.Option("--format", help="output: table or json")]
+HostName = Annotated[str, typer.Argument(metavar="NAME", help="the test host's name")]
+AgentRef = Annotated[str, typer.Argument(metavar="AGENT", help="agent host name or id")]
 DEFAULT_ENDPOINT = "http://127.0.0.1:9876"
 DEFAULT_STATE = Path("/var/lib/lbaas")
 
@@ -76,6 +98,9 @@ def serve(
         list[str] | None, typer.Option(metavar="PHYSNET:IFACE", help="repeatable")
     ] = None,
     log_level: Annotated[str, typer.Option(metavar="LEVEL")] = "info",
+    force: Annotated[
+        bool, typer.Option("--force", help="map an interface even if it carries an address or the default route")
+    ] = False,
 ) -> None:
     """Run the embedded all-in-one: API, controller and an in-process agent on one machine."""
     from lbaas.embedded import run_embedded
@@ -89,7 +114,16 @@ def serve(
         provider=provider,
         physical_interface_mappings=mappings or None,
     )
+    _check_uplinks(settings, force)
     run_embedded(settings, log_level=log_level)
+
+
+def _check_uplinks(settings: Settings, force: bool) -> None:
+    """Refuse (unless --force) to map an interface the host uses: its bridge would take it over."""
+    from lbaas.agent.netns.uplink_guard import check_mappings
+
+    for warning in check_mappings(settings.physical_interface_mappings, force=force):
+        logging.getLogger("lbaas").warning("%s", warning)
 
 
 Secret = Annotated[
@@ -136,7 +170,9 @@ def api(
 def controller(
     database_url: DbUrl = None,
     amqp_url: AmqpUrl = None,
-    agent_down_time: Annotated[float | None, typer.Option(help="seconds of silence before an agent is dead")] = None,
+    agent_down_time: Annotated[
+        float | None, typer.Option(metavar="SECONDS", help="seconds of silence before an agent is dead")
+    ] = None,
     log_level: LogLevel = "info",
 ) -> None:
     """Scale-out: the scheduler (placement, failover on agent death, circuit breaker)."""
@@ -147,6 +183,7 @@ def controller(
 
 
 agent_app = typer.Typer(
+    rich_markup_mode=None,
     invoke_without_command=True,
     no_args_is_help=False,
     help="Run an agent (lbaas agent --host NAME …) or manage agents (list, enable, disable, drain).",
@@ -157,8 +194,10 @@ app.add_typer(agent_app, name="agent")
 @agent_app.callback()
 def agent(
     ctx: typer.Context,
-    host: Annotated[str | None, typer.Option(help="this agent's unique name")] = None,
-    availability_zone: Annotated[str | None, typer.Option(help="the compute zone this host is in")] = None,
+    host: Annotated[str | None, typer.Option(metavar="NAME", help="this agent's unique name")] = None,
+    availability_zone: Annotated[
+        str | None, typer.Option(metavar="ZONE", help="the compute zone this host is in")
+    ] = None,
     endpoint: Annotated[
         str | None, typer.Option(metavar="URL", help="the lbaas API (default agent_endpoint, http://127.0.0.1:9876)")
     ] = None,
@@ -170,9 +209,14 @@ def agent(
     physical_interface_mappings: Annotated[
         list[str] | None, typer.Option(metavar="PHYSNET:IFACE", help="repeatable")
     ] = None,
-    resync_interval: Annotated[float | None, typer.Option(help="seconds between full resyncs")] = None,
+    resync_interval: Annotated[
+        float | None, typer.Option(metavar="SECONDS", help="seconds between full resyncs")
+    ] = None,
     fake_dataplane: Annotated[bool, typer.Option(hidden=True)] = False,
     log_level: LogLevel = "info",
+    force: Annotated[
+        bool, typer.Option("--force", help="map an interface even if it carries an address or the default route")
+    ] = False,
 ) -> None:
     """Scale-out: an agent. Needs the API endpoint, the shared secret and the broker; no database."""
     if ctx.invoked_subcommand is not None:
@@ -193,46 +237,52 @@ def agent(
     )
     if not host and "host" not in settings.model_fields_set:
         raise typer.BadParameter("this agent needs a name: --host, LBAAS_HOST or host in the config file")
+    if not fake_dataplane:
+        _check_uplinks(settings, force)
     run_agent(settings, endpoint=settings.agent_endpoint, fake_dataplane=fake_dataplane)
 
 
-def _admin(endpoint: str, method: str, path: str, body: object = None) -> dict[str, Any]:
-    import httpx
+def _admin(endpoint: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    from lbaas.tools.client import Client
 
-    r = httpx.request(method, endpoint.rstrip("/") + path, json=body, timeout=10)
-    if r.status_code >= 400:
-        raise typer.BadParameter(f"{r.status_code}: {r.text}")
-    return dict(r.json())
+    client = Client(endpoint)
+    try:
+        return dict(client.call(method, path, body))
+    finally:
+        client.close()
 
 
 @agent_app.command("list")
-def agent_list(endpoint: Endpoint = DEFAULT_ENDPOINT) -> None:
+def agent_list(endpoint: Endpoint = DEFAULT_ENDPOINT, fmt: OutputFormat = Fmt.table) -> None:
     """Every agent: host, zone, alive, enabled, LB count, last heartbeat; then the failover breaker."""
     rows = _admin(endpoint, "GET", "/v2/octavia/agents")["agents"]
+    b = _admin(endpoint, "GET", "/v2/octavia/failover_breaker")["failover_breaker"]
+    if fmt is Fmt.json:
+        typer.echo(json.dumps({"agents": rows, "failover_breaker": b}, indent=2))
+        return
     typer.echo("HOST\tZONE\tALIVE\tENABLED\tLBS\tLAST_HEARTBEAT")
     for a in rows:
         typer.echo(
             f"{a['host']}\t{a['availability_zone'] or '-'}\t{a['liveness']}\t{a['admin_state_up']}\t"
             f"{a['loadbalancer_count']}\t{a['last_heartbeat'] or '-'}"
         )
-    b = _admin(endpoint, "GET", "/v2/octavia/failover_breaker")["failover_breaker"]
     typer.echo(f"failover breaker: {b['reason']}")
 
 
 @agent_app.command("disable")
-def agent_disable(agent: str, endpoint: Endpoint = DEFAULT_ENDPOINT) -> None:
+def agent_disable(agent: AgentRef, endpoint: Endpoint = DEFAULT_ENDPOINT) -> None:
     """No new load balancers on AGENT (host or id); what it runs stays."""
     _admin(endpoint, "PUT", f"/v2/octavia/agents/{agent}", {"agent": {"admin_state_up": False}})
 
 
 @agent_app.command("enable")
-def agent_enable(agent: str, endpoint: Endpoint = DEFAULT_ENDPOINT) -> None:
+def agent_enable(agent: AgentRef, endpoint: Endpoint = DEFAULT_ENDPOINT) -> None:
     """Let AGENT take load balancers again."""
     _admin(endpoint, "PUT", f"/v2/octavia/agents/{agent}", {"agent": {"admin_state_up": True}})
 
 
 @agent_app.command("drain")
-def agent_drain(agent: str, endpoint: Endpoint = DEFAULT_ENDPOINT) -> None:
+def agent_drain(agent: AgentRef, endpoint: Endpoint = DEFAULT_ENDPOINT) -> None:
     """Disable AGENT and move its load balancers to other agents."""
     moved = _admin(endpoint, "POST", f"/v2/octavia/agents/{agent}/drain")["loadbalancers"]
     typer.echo(f"{len(moved)} load balancers moving off {agent}")
@@ -287,9 +337,9 @@ def _hosts(endpoint: str, state_dir: Path):  # type: ignore[no-untyped-def]
 
 @host_app.command("create")
 def host_create(
-    name: str,
-    network: Annotated[str, typer.Option(help="network name or id")],
-    ip: Annotated[str | None, typer.Option(help="fixed address (default: the next free one)")] = None,
+    name: HostName,
+    network: Annotated[str, typer.Option(metavar="NETWORK", help="network name or id")],
+    ip: Annotated[str | None, typer.Option(metavar="IP", help="fixed address (default: the next free one)")] = None,
     endpoint: Endpoint = DEFAULT_ENDPOINT,
     state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
@@ -300,8 +350,8 @@ def host_create(
 
 @host_app.command("serve")
 def host_serve(
-    name: str,
-    port: Annotated[int, typer.Option()] = 80,
+    name: HostName,
+    port: Annotated[int, typer.Option(metavar="PORT", help="TCP port of the echo server")] = 80,
     endpoint: Endpoint = DEFAULT_ENDPOINT,
     state_dir: StateDir = DEFAULT_STATE,
 ) -> None:
@@ -312,7 +362,7 @@ def host_serve(
 
 @host_app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def host_exec(
-    ctx: typer.Context, name: str, endpoint: Endpoint = DEFAULT_ENDPOINT, state_dir: StateDir = DEFAULT_STATE
+    ctx: typer.Context, name: HostName, endpoint: Endpoint = DEFAULT_ENDPOINT, state_dir: StateDir = DEFAULT_STATE
 ) -> None:
     """Run a command inside the host's namespace: lbaas host exec NAME -- CMD…"""
     import os
@@ -322,20 +372,36 @@ def host_exec(
 
 
 @host_app.command("list")
-def host_list(endpoint: Endpoint = DEFAULT_ENDPOINT, state_dir: StateDir = DEFAULT_STATE) -> None:
+def host_list(
+    endpoint: Endpoint = DEFAULT_ENDPOINT, state_dir: StateDir = DEFAULT_STATE, fmt: OutputFormat = Fmt.table
+) -> None:
     """Every test host: name, address, MAC, namespace."""
-    for h in _hosts(endpoint, state_dir).all():
+    hosts = _hosts(endpoint, state_dir).all()
+    if fmt is Fmt.json:
+        rows = [{"name": h.name, "ip": h.ip, "mac_address": h.port["mac_address"], "namespace": h.ns,
+                 "network_id": h.port["network_id"], "port_id": h.port["id"]} for h in hosts]  # fmt: skip
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for h in hosts:
         typer.echo(f"{h.name}\t{h.ip}\t{h.port['mac_address']}\t{h.ns}")
 
 
 @host_app.command("show")
-def host_show(name: str, endpoint: Endpoint = DEFAULT_ENDPOINT, state_dir: StateDir = DEFAULT_STATE) -> None:
+def host_show(name: HostName, endpoint: Endpoint = DEFAULT_ENDPOINT, state_dir: StateDir = DEFAULT_STATE) -> None:
     """Print the host's namespace name."""
     typer.echo(_hosts(endpoint, state_dir).get(name).ns)
 
 
+@host_app.command("stop")
+def host_stop(name: HostName, endpoint: Endpoint = DEFAULT_ENDPOINT, state_dir: StateDir = DEFAULT_STATE) -> None:
+    """Stop the host's echo server (the host stays; `host serve` starts it again)."""
+    hosts = _hosts(endpoint, state_dir)
+    hosts.get(name)  # an unknown host is an error, not a no-op
+    hosts.stop_server(name)
+
+
 @host_app.command("delete")
-def host_delete(name: str, endpoint: Endpoint = DEFAULT_ENDPOINT, state_dir: StateDir = DEFAULT_STATE) -> None:
+def host_delete(name: HostName, endpoint: Endpoint = DEFAULT_ENDPOINT, state_dir: StateDir = DEFAULT_STATE) -> None:
     """Stop the host's server, remove its namespace and release its port."""
     _hosts(endpoint, state_dir).delete(name)
 
@@ -376,8 +442,41 @@ def demo(
     Demo(client=hosts.client, hosts=hosts, console=Console()).run(keep=keep)
 
 
+def user_error(exc: BaseException) -> str | None:
+    """One line for a mistake of the user or of the environment (no traceback); None for a bug."""
+    import httpx
+    import pydantic
+
+    from lbaas.agent.netns.uplink_guard import UplinkInUse
+    from lbaas.config import ConfigError
+    from lbaas.tools.client import ApiError
+
+    if isinstance(exc, ConfigError | UplinkInUse | ApiError | LookupError):
+        return str(exc)
+    if isinstance(exc, httpx.TransportError):
+        where = exc.request.url if exc.request is not None else "the API"
+        return f"cannot reach {where}: {exc} (is lbaas running? --endpoint / LBAAS_ENDPOINT)"
+    if isinstance(exc, pydantic.ValidationError):
+        errs = exc.errors()
+        first = errs[0] if errs else {"loc": (), "msg": str(exc)}
+        name = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        return f"invalid setting {name}: {first.get('msg')}"
+    if isinstance(exc, PermissionError):
+        return f"{exc} (this command needs root)"
+    if type(exc).__name__ == "PlumbingError":
+        return str(exc)
+    return None
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:
+        message = user_error(exc)
+        if message is None:
+            raise
+        typer.echo(f"lbaas: error: {message}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
