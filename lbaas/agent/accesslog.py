@@ -206,6 +206,7 @@ class _Lb:
         self.path = path
         self.file = file
         self.project: str | None = None
+        self.inode = os.stat(path).st_ino  # the socket file we bound (to never unlink another's)
 
 
 class AccessLogReceiver:
@@ -265,8 +266,13 @@ class AccessLogReceiver:
         return access_log_path(self.state_dir, lb_id)
 
     def render_options(self, paths: LbPaths, opts: RenderOptions) -> RenderOptions:
-        """What HAProxy needs to log here (the agent's render hook); attaches the LB's socket first."""
-        self.attach(paths.lb_id)
+        """What HAProxy needs to log here (the agent's render hook); attaches the LB's socket first.
+        Logging never stands in the data plane's way: if the socket cannot be made, the LB runs unlogged."""
+        try:
+            self.attach(paths.lb_id)
+        except (OSError, ValueError) as exc:
+            log.warning("access log of %s disabled: %s", paths.lb_id, exc)
+            return opts
         fmt = None
         if self.settings.connection_logging:
             fmt = self.settings.user_log_format.replace("{{ lb_id }}", paths.lb_id).replace(
@@ -313,9 +319,14 @@ class AccessLogReceiver:
             self._sel.unregister(lb.sock)
         except (KeyError, ValueError):
             pass
+        try:  # only our own socket: another agent on this machine may have bound the same name since
+            ours = os.stat(lb.path).st_ino == lb.inode
+        except OSError:
+            ours = False
+        if ours:
+            lb.path.unlink(missing_ok=True)
         lb.sock.close()
         lb.file.close()
-        lb.path.unlink(missing_ok=True)
 
     def attached(self) -> set[str]:
         with self._lock:
@@ -394,8 +405,10 @@ def from_settings(settings: Settings, project_of: Callable[[str], str | None] | 
         tenant = SyslogForwarder(parse_targets(settings.tenant_log_targets), settings.log_protocol)
     if settings.admin_log_targets:
         admin = SyslogForwarder(parse_targets(settings.admin_log_targets), settings.log_protocol)
+    # one directory per agent: several agents on one machine (simulated hosts) may run the same LB id
+    agent_dir = "".join(c if c.isalnum() or c in "-_" else "_" for c in settings.host)[:32] or "agent"
     cfg = AccessLogSettings(
-        socket_dir=settings.log_socket_dir,
+        socket_dir=settings.log_socket_dir / agent_dir,
         max_bytes=settings.access_log_max_bytes,
         backups=settings.access_log_backups,
         local_storage=not settings.disable_local_log_storage,

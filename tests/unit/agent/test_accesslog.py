@@ -147,3 +147,20 @@ def test_local_storage_off_and_no_flow_logging(tmp_path: Path) -> None:
         assert not access_log_path(tmp_path, LB).exists()
     finally:
         rec.stop()
+
+
+def test_logging_never_blocks_the_data_plane(tmp_path: Path) -> None:
+    long_dir = tmp_path / ("x" * 120)
+    rec = AccessLogReceiver(AccessLogSettings(socket_dir=long_dir, haproxy_user="root", haproxy_group="root"), tmp_path)
+    base = RenderOptions(stats_socket_path="s", server_state_file="f")
+    assert rec.render_options(LbPaths(tmp_path, LB), base) == base  # socket path too long: unlogged, not failed
+
+
+def test_one_socket_directory_per_agent(tmp_path: Path) -> None:
+    from lbaas.agent.accesslog import from_settings
+    from lbaas.config import Settings
+
+    a = from_settings(Settings(state_dir=tmp_path, log_socket_dir=tmp_path / "log", host="host-a"), None)
+    b = from_settings(Settings(state_dir=tmp_path, log_socket_dir=tmp_path / "log", host="../b"), None)
+    assert a.socket_path(LB).parent == tmp_path / "log" / "host-a"
+    assert b.socket_path(LB).parent == tmp_path / "log" / "___b"
