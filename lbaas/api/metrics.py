@@ -13,14 +13,16 @@ several API processes in one interpreter) never share series.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
@@ -57,16 +59,52 @@ class _Callback(Collector):
         return []
 
 
+class RequestStats(Collector):
+    """Request counts and latency histograms kept as plain dicts (the middleware's per-request cost is
+    two dict updates and a bisect, ~1 µs, instead of prometheus_client's locked children, ~12 µs) and
+    turned into Prometheus families at scrape time. Updated from the event loop's thread only."""
+
+    def __init__(self, buckets: tuple[float, ...] = LATENCY_BUCKETS) -> None:
+        self.buckets = buckets
+        self.counts: dict[tuple[str, str, int], int] = {}
+        self.hist: dict[tuple[str, str], list[float]] = {}  # per bucket, then +Inf, then the sum
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        h = self.hist.get((method, route))
+        if h is None:
+            h = self.hist[(method, route)] = [0.0] * (len(self.buckets) + 2)
+        h[bisect.bisect_left(self.buckets, seconds)] += 1
+        h[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        c = CounterMetricFamily("lbaas_api_requests", "API requests answered", labels=["method", "route", "status"])
+        for (method, route, status), n in sorted(list(self.counts.items())):
+            c.add_metric([method, route, str(status)], n)
+        yield c
+        h = HistogramMetricFamily(
+            "lbaas_api_request_duration_seconds", "API request latency", labels=["method", "route"]
+        )
+        for (method, route), values in sorted(list(self.hist.items())):
+            v = list(values)
+            cumulative, buckets = 0.0, []
+            for i, le in enumerate(self.buckets):
+                cumulative += v[i]
+                buckets.append((floatToGoString(le), cumulative))
+            buckets.append(("+Inf", cumulative + v[len(self.buckets)]))
+            h.add_metric([method, route], buckets, sum_value=v[-1])
+        yield h
+
+    def describe(self) -> list[Metric]:
+        return []
+
+
 class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.requests = Counter(
-            "lbaas_api_requests", "API requests answered", ["method", "route", "status"], registry=self.registry
-        )
-        self.latency = Histogram(
-            "lbaas_api_request_duration_seconds", "API request latency", ["method", "route"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
-        )  # fmt: skip
+        self.requests = RequestStats()
+        self.registry.register(self.requests)
         self._reconcile: Histogram | None = None
 
     def render(self) -> bytes:
@@ -138,14 +176,12 @@ def _template(scope: Scope) -> str:
 
 
 class MetricsMiddleware:
-    """Counts every HTTP request by its route template (``/v2/lbaas/loadbalancers/{loadbalancer_id}``),
-    never by its raw path, so ids do not become series. Paths no route matched count as ``unmatched``."""
+    """Counts every HTTP request by its route template (``/v2/lbaas/loadbalancers/{lb_id}``), never by its
+    raw path, so ids do not become series. Paths no route matched count as ``unmatched``."""
 
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
         self.app = app
-        self.metrics = metrics
-        self._children: dict[tuple[str, str, int], Any] = {}
-        self._latency: dict[tuple[str, str], Any] = {}
+        self.stats = metrics.requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -163,18 +199,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, _send)
         finally:
-            template = _template(scope)
-            method = scope.get("method", "GET")
-            key = (method, template, status)
-            child = self._children.get(key)
-            if child is None:
-                child = self._children[key] = self.metrics.requests.labels(method, template, str(status))
-            child.inc()
-            lkey = (method, template)
-            lat = self._latency.get(lkey)
-            if lat is None:
-                lat = self._latency[lkey] = self.metrics.latency.labels(method, template)
-            lat.observe(time.perf_counter() - start)
+            self.stats.observe(scope.get("method", "GET"), _template(scope), status, time.perf_counter() - start)
 
 
 def watch_database(metrics: ServiceMetrics, db: Any, settings: Any) -> None:

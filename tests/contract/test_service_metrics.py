@@ -115,7 +115,7 @@ def test_components_reconcile_queue_bus_controller() -> None:
 
 def test_registries_are_per_app(client: TestClient) -> None:
     one, two = ServiceMetrics(), ServiceMetrics()
-    one.requests.labels("GET", "/x", "200").inc()
+    one.requests.observe("GET", "/x", 200, 0.001)
     assert b"/x" in one.render() and b"/x" not in two.render()
 
 
