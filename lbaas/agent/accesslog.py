@@ -95,6 +95,18 @@ class RotatingFile:
             os.close(self._fd)
             self._fd = None
 
+    def reopen_if_moved(self) -> None:
+        """The file was removed or replaced under us (an LB torn down and built again here): write to
+        the new one from the next line on."""
+        if self._fd is None:
+            return
+        try:
+            same = os.stat(self.path).st_ino == os.fstat(self._fd).st_ino
+        except OSError:
+            same = False
+        if not same:
+            self.close()
+
 
 # --------------------------------------------------------------------------- syslog forwarding
 
@@ -346,9 +358,11 @@ class AccessLogReceiver:
     def _sweep(self) -> None:
         """LBs torn down (their directory is gone) lose their socket."""
         with self._lock:
-            for lb_id in list(self._lbs):
+            for lb_id, lb in list(self._lbs.items()):
                 if not LbPaths(self.state_dir, lb_id).directory.is_dir():
                     self._close(lb_id)
+                else:
+                    lb.file.reopen_if_moved()
 
     def _drain(self, lb_id: str) -> None:
         with self._lock:

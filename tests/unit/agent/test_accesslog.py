@@ -164,3 +164,13 @@ def test_one_socket_directory_per_agent(tmp_path: Path) -> None:
     b = from_settings(Settings(state_dir=tmp_path, log_socket_dir=tmp_path / "log", host="../b"), None)
     assert a.socket_path(LB).parent == tmp_path / "log" / "host-a"
     assert b.socket_path(LB).parent == tmp_path / "log" / "___b"
+
+
+def test_file_removed_underneath_is_reopened(tmp_path: Path) -> None:
+    f = RotatingFile(tmp_path / "access.log", max_bytes=4096, backups=1)
+    f.write(b"one\n")
+    (tmp_path / "access.log").unlink()
+    f.reopen_if_moved()
+    f.write(b"two\n")
+    f.close()
+    assert tail(tmp_path / "access.log", 5) == ["two"]
