@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     tenant_log_targets: Annotated[list[str], NoDecode] = Field(default_factory=list)  # flow lines: host:port, …
     admin_log_targets: Annotated[list[str], NoDecode] = Field(default_factory=list)  # HAProxy events: host:port
     log_protocol: Literal["UDP", "TCP"] = "UDP"  # TCP tries the targets in order; UDP sends to the first
+    # Scale-out access logs: an agent serves its LBs' logs on agent_logs_bind (host:port, needs internal_secret);
+    # API processes reach it at agent_logs_url, where "{host}" is the agent's name (e.g. "http://{host}:9877").
+    agent_logs_bind: str | None = None
+    agent_logs_url: str | None = None
 
     @field_validator("tenant_log_targets", "admin_log_targets", mode="before")
     @classmethod

@@ -233,7 +233,15 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
         metrics.watch_bus("consumer", lambda: consumer.connections if consumer is not None else 0)
     serve_metrics(metrics, settings.metrics_bind)
     log.info("lbaas agent %s (zone %s) using %s", settings.host, settings.availability_zone, endpoint)
+    log_server = None
+    if settings.agent_logs_bind:
+        from lbaas.agent.logserver import LogServer
+
+        log_server = LogServer(settings.agent_logs_bind, settings.state_dir, settings.internal_secret)
+        log_server.start()
     stop.wait()
+    if log_server is not None:
+        log_server.stop()
     if consumer is not None:
         consumer.stop()
     agent.stop()

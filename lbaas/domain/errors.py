@@ -86,6 +86,13 @@ class NotImplementedFeature(LbaasError):
     faultcode = "Server"
 
 
+class ServiceUnavailable(LbaasError):
+    """A part of the service this request needs (an agent) does not answer."""
+
+    code = 503
+    faultcode = "Server"
+
+
 class NeutronError(LbaasError):
     """An error answered in Neutron's envelope: {"NeutronError": {"type", "message", "detail"}}."""
 
