@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     # Scale-out access logs: an agent serves its LBs' logs on agent_logs_bind (host:port, needs internal_secret);
     # API processes reach it at agent_logs_url, where "{host}" is the agent's name (e.g. "http://{host}:9877").
     agent_logs_bind: str | None = None
-    agent_logs_url: str | None = None
+    agent_logs_url: str | None = None  # API: an agent's log server, "{host}" = its name; unset: /logs is 501
 
     @field_validator("tenant_log_targets", "admin_log_targets", mode="before")
     @classmethod
