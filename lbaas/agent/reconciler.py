@@ -109,6 +109,8 @@ class AgentConfig:
     default_listener_maxconn: int | None = None  # None: RenderOptions' default
     maxconn_cap: int | None = None
     render_options: Callable[[LbPaths], RenderOptions] | None = None
+    # Adds the access-log target and format to each LB's options (lbaas.agent.accesslog); None: no logs.
+    access_log: Callable[[LbPaths, RenderOptions], RenderOptions] | None = None
     # How long a converged LB may be confirmed by the cheap path (``Reconciler._converged``) before a
     # full pass (every ``ensure_*`` inside its namespace) runs again; 0 = always the full pass.
     full_check_interval: float = 1800.0
@@ -173,6 +175,8 @@ class Reconciler:
             opts = replace(opts, default_listener_maxconn=self.config.default_listener_maxconn)
         if self.config.maxconn_cap is not None:
             opts = replace(opts, maxconn_cap=self.config.maxconn_cap)
+        if self.config.access_log is not None:
+            opts = self.config.access_log(paths, opts)
         return opts
 
     # ------------------------------------------------------------------ entry point

@@ -12,7 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lbaas import __version__
 from lbaas.api import errors
 from lbaas.api.auth import AuthMiddleware, build_authenticator
-from lbaas.api.routes import identity, internal, registry
+from lbaas.api.metrics import MetricsMiddleware, ServiceMetrics, watch_database
+from lbaas.api.routes import health, identity, internal, registry
 from lbaas.db.session import Database
 from lbaas.services import policy
 from lbaas.services.env import ServiceEnv
@@ -52,6 +53,9 @@ class RequestIdMiddleware:
         await self.app(scope, receive, _send)
 
 
+UNVERSIONED_PLAIN = frozenset({"/healthcheck", "/metrics"})
+
+
 class JsonOnlyMiddleware:
     """Octavia speaks JSON only: a ``.json`` suffix on the path is accepted (and dropped), and an Accept
     header that rules JSON out gets 406."""
@@ -64,6 +68,9 @@ class JsonOnlyMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        if path in UNVERSIONED_PLAIN:  # not Octavia's JSON API: they choose their own media type
+            await self.app(scope, receive, send)
+            return
         if path.endswith(".json") and path.startswith(("/v2/", "/v2.0/")):
             raw: bytes = scope.get("raw_path") or path.encode()
             scope = {**scope, "path": path[: -len(".json")], "raw_path": raw.removesuffix(b".json")}
@@ -107,13 +114,18 @@ def _no_telemetry() -> dict[str, Any]:
     return {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
 
 
-def create_app(*, db: Database, env: ServiceEnv) -> FastAPI:
+def create_app(*, db: Database, env: ServiceEnv, metrics: ServiceMetrics | None = None) -> FastAPI:
     app = FastAPI(title="lbaas", version=__version__, description="Octavia v2-compatible load balancing", **_no_telemetry())
     app.state.db = db
     app.state.env = env
     policy.install(
         policy.Policy(env.settings.policy_file, enforce_new_defaults=env.settings.policy_enforce_new_defaults)
     )
+    if metrics is None:
+        metrics = ServiceMetrics()
+    watch_database(metrics, db, env.settings)
+    app.state.metrics = metrics
+    app.state.healthcheck = health.HealthCheck(db, env.settings.healthcheck_refresh_interval)
     errors.install(app)
 
     @app.get("/", include_in_schema=False)
@@ -125,6 +137,8 @@ def create_app(*, db: Database, env: ServiceEnv) -> FastAPI:
         app.include_router(r, prefix="/v2.0", include_in_schema=False)
     app.include_router(identity.router)  # unversioned, where the CLI's identity client looks
     app.include_router(internal.router)
+    app.include_router(health.router)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # inside JsonOnly: sees the route it matched
     app.add_middleware(JsonOnlyMiddleware)
     authenticator = build_authenticator(env.settings, db)
     if authenticator is not None:

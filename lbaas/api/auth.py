@@ -26,7 +26,7 @@ from lbaas.services.tokens import Identity
 STRATEGIES = ("noauth", "token", "keystone")
 SCOPE_KEY = "lbaas.identity"
 # Paths anyone may read: the versions document (as Octavia). /internal/ has its own shared secret.
-PUBLIC_PATHS = frozenset({"/", "/healthcheck"})
+PUBLIC_PATHS = frozenset({"/", "/healthcheck", "/metrics"})
 PUBLIC_PREFIXES = ("/internal/",)
 # Identity headers only the auth layer may set (keystonemiddleware's list, by prefix).
 _IDENTITY_PREFIXES = (

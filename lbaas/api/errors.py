@@ -18,7 +18,7 @@ from lbaas.domain import errors
 
 log = logging.getLogger(__name__)
 
-NEUTRON_SEGMENTS = ("networks", "subnets", "ports", "extensions")
+NEUTRON_SEGMENTS = ("networks", "subnets", "ports", "extensions", "floatingips")
 
 
 def is_neutron_path(path: str) -> bool:
@@ -57,8 +57,10 @@ def _describe(err: dict[str, Any]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.LbaasError)
     async def _lbaas_error(request: Request, exc: errors.LbaasError) -> JSONResponse:
-        if exc.code >= 500:
+        if exc.code >= 500 and exc.code != 501:
             log.error("request %s failed: %s", request.url.path, exc.operator_message)
+        else:  # the caller's mistake (4xx) or a feature this service does not have (501): not our error
+            log.info("request %s %s refused (%d): %s", request.method, request.url.path, exc.code, exc.user_message)
         ntype = exc.neutron_type if isinstance(exc, errors.NeutronError) else ""
         return fault(request, exc.code, exc.user_message, faultcode=exc.faultcode, ntype=ntype)
 

@@ -9,6 +9,20 @@ from typing import Any
 import httpx
 
 
+def fault_message(r: httpx.Response) -> str:
+    """The message of an Octavia or Neutron fault body, else the body."""
+    try:
+        body = r.json()
+    except ValueError:
+        return r.text[:500]
+    if isinstance(body, dict):
+        if "faultstring" in body:
+            return str(body["faultstring"])
+        if isinstance(body.get("NeutronError"), dict):
+            return str(body["NeutronError"].get("message", r.text))
+    return r.text[:500]
+
+
 class ApiError(RuntimeError):
     pass
 
@@ -27,7 +41,7 @@ class Client:
     def call(self, method: str, path: str, body: dict[str, Any] | None = None, ok: tuple[int, ...] = ()) -> Any:
         r = self.http.request(method, path, json=body)
         if r.status_code >= 400 and r.status_code not in ok:
-            raise ApiError(f"{method} {path} → {r.status_code}: {r.text}")
+            raise ApiError(f"{method} {path} → {r.status_code}: {fault_message(r)}")
         return r.json() if r.content else None
 
     # Neutron subset -----------------------------------------------------------------------------

@@ -36,6 +36,8 @@ class RenderOptions:
                         (``/dev/log``, ``127.0.0.1:514``, ``ring@name``...).
     log_facility / log_level: syslog facility and optional max level.
     log_requests:       with a log target, add ``option httplog`` / ``option tcplog`` to frontends.
+    log_format:         with a log target and log_requests, a ``log-format`` for every frontend instead
+                        (Octavia's tenant flow format); HTTP-only variables become ``-`` in TCP frontends.
     nbthread:           ``None`` leaves HAProxy's default (one thread per CPU).
     prometheus_exporter: whether the binary has the built-in exporter (``features.probe``); a PROMETHEUS
                         listener is refused with RenderError when it has not.
@@ -58,6 +60,7 @@ class RenderOptions:
     log_facility: str = "local0"
     log_level: str | None = None
     log_requests: bool = True
+    log_format: str | None = None
     nbthread: int | None = None
     prometheus_exporter: bool = True
     ping_check_command: str | None = None

@@ -106,6 +106,7 @@ class FrontendView:
     acls: tuple[AclView, ...]
     policies: tuple[PolicyView, ...]
     default_backend: str | None
+    log_format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -494,9 +495,12 @@ def frontend_view(
         acls.extend(acl_for_rule(r) for r in policy.rules if r.admin_state_up)
         if policy.redirect_pool_id and view.kind == "backend" and policy.redirect_pool_id not in routed:
             routed.append(policy.redirect_pool_id)
-    log_option = None
+    log_option = log_format = None
     if opts.log_target and opts.log_requests:
-        log_option = "httplog" if mode == "http" else "tcplog"
+        if opts.log_format:
+            log_format = q.quote(opts.log_format if mode == "http" else tcp_log_format(opts.log_format), "log_format")
+        else:
+            log_option = "httplog" if mode == "http" else "tcplog"
     return FrontendView(
         id=lid,
         protocol=listener.protocol,
@@ -509,11 +513,21 @@ def frontend_view(
             dict.fromkeys(q.cidr(c, f"listener {lid} allowed_cidrs") for c in listener.allowed_cidrs)
         ),
         log_option=log_option,
+        log_format=log_format,
         prometheus=prometheus,
         acls=tuple(acls),
         policies=tuple(policies),
         default_backend=default_backend,
     ), routed
+
+
+# log-format variables HAProxy accepts in HTTP mode only ("format variable 'r' is reserved for HTTP mode")
+_HTTP_ONLY_LOG_VARS = re.compile(r"%(\{[^}]*\})?(HPO|HM|HU|HP|HQ|HV|CC|CS|hrl|hsl|hr|hs|ST|Tq|TR|Ta|Th|Ti|Tr|trg|trl|tr|r)(?![A-Za-z])")
+
+
+def tcp_log_format(fmt: str) -> str:
+    """The same log-format for a TCP frontend: every HTTP-only variable becomes ``-``."""
+    return _HTTP_ONLY_LOG_VARS.sub("-", fmt)
 
 
 def rendered_listeners(spec: LoadBalancerSpec) -> tuple[ListenerSpec, ...]:

@@ -436,3 +436,16 @@ case(
         (pool(), pool("pool-t", protocol="TCP")),
     )
 )
+case(
+    "octavia_flow_log_format",
+    replace(
+        OPTS,
+        log_target="/run/lbaas/log/lb-1.sock",
+        log_format="@@lbaas-project@@ lb-1 %f %ci %cp %t %{+Q}r %ST %B %U %[ssl_c_verify] %{+Q}[ssl_c_s_dn] %b %s %Tt %tsc",
+    ),
+)(
+    lambda: lb(
+        (listener(), listener("listener-25", protocol="TCP", port=25, default_pool_id="pool-t")),
+        (pool(), pool("pool-t", protocol="TCP")),
+    )
+)
