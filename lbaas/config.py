@@ -54,27 +54,27 @@ class Settings(BaseSettings):
     # administrator; allowed only on a loopback bind unless insecure_noauth. ``lbaas serve`` defaults to
     # noauth, ``lbaas api`` to token.
     auth_strategy: str = "noauth"
-    insecure_noauth: bool = False
+    insecure_noauth: bool = False  # allow noauth on a non-loopback bind (anyone who reaches it is an administrator)
     # keystone: keystonemiddleware's auth_token, configured like Octavia's [keystone_authtoken].
     keystone_www_authenticate_uri: str | None = None  # sent in WWW-Authenticate; default: keystone_auth_url
-    keystone_auth_url: str | None = None
-    keystone_username: str | None = None
-    keystone_password: str | None = None
-    keystone_project_name: str = "service"
-    keystone_user_domain_name: str = "Default"
-    keystone_project_domain_name: str = "Default"
-    keystone_region_name: str | None = None
+    keystone_auth_url: str | None = None  # Keystone's identity endpoint (auth_url), e.g. http://keystone:5000/v3
+    keystone_username: str | None = None  # the service user lbaas validates tokens as
+    keystone_password: str | None = None  # the service user's password
+    keystone_project_name: str = "service"  # the service user's project
+    keystone_user_domain_name: str = "Default"  # the service user's domain
+    keystone_project_domain_name: str = "Default"  # the service project's domain
+    keystone_region_name: str | None = None  # the Keystone region to use (default: any)
     keystone_token_cache_time: int = 300  # seconds a validated token is trusted without asking Keystone
     # token: the URI named in WWW-Authenticate of a 401 (default: the request's own base URL).
     www_authenticate_uri: str | None = None
     # TLS for the API itself (PEM files); both or neither.
     tls_cert: Path | None = None
-    tls_key: Path | None = None
+    tls_key: Path | None = None  # the PEM private key of tls_cert
     # Authorization: Octavia's default policy, overridden by an Octavia policy.yaml (LBAAS_POLICY_FILE).
     # With enforce_new_defaults off, Octavia's load-balancer_* roles and Keystone's reader/member/admin
     # are both accepted (oslo.policy's [oslo_policy] enforce_new_defaults).
     policy_file: Path | None = None
-    policy_enforce_new_defaults: bool = False
+    policy_enforce_new_defaults: bool = False  # oslo.policy enforce_new_defaults: only the new persona defaults
     # Quota defaults per resource; -1 is unlimited.
     quota_defaults: dict[str, int] = Field(
         default_factory=lambda: {
