@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lbaas import __version__
 from lbaas.api import errors
-from lbaas.api.routes import identity, internal, registry
+from lbaas.api.routes import identity, internal, registry, secrets
 from lbaas.db.session import Database
 from lbaas.services.env import ServiceEnv
 
@@ -66,7 +66,7 @@ class JsonOnlyMiddleware:
             raw: bytes = scope.get("raw_path") or path.encode()
             scope = {**scope, "path": path[: -len(".json")], "raw_path": raw.removesuffix(b".json")}
         accept = dict(scope.get("headers") or []).get(b"accept", b"").decode("latin-1")
-        if accept and not _accepts_json(accept):
+        if accept and not path.startswith("/v1/") and not _accepts_json(accept):
             body = b'{"faultcode": "Client", "faultstring": "Only application/json is supported.", "debuginfo": null}'
             await send({"type": "http.response.start", "status": 406,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
@@ -113,6 +113,8 @@ def create_app(*, db: Database, env: ServiceEnv) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def root(request: Request) -> dict[str, Any]:
+        if request.headers.get("openstack-api-version", "").lower().startswith("key-manager"):
+            return secrets.version_document(str(request.base_url))  # barbicanclient's discovery
         return versions_document(str(request.base_url))
 
     for r in registry.routers():
@@ -120,6 +122,8 @@ def create_app(*, db: Database, env: ServiceEnv) -> FastAPI:
         app.include_router(r, prefix="/v2.0", include_in_schema=False)
     app.include_router(identity.router)  # unversioned, where the CLI's identity client looks
     app.include_router(internal.router)
+    app.include_router(secrets.router)  # the Barbican-compatible secret store
     app.add_middleware(JsonOnlyMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(secrets.SecretPathMiddleware)
     return app
