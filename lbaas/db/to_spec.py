@@ -18,15 +18,15 @@ from lbaas.domain import certs, errors, spec
 class TlsResolver(Protocol):
     """Reads TLS refs (checked with the caller's rights when they were accepted) from the secret store."""
 
-    def bundle(self, s: Session, ref: str) -> certs.TlsBundle: ...
+    def bundle(self, s: Session, ref: str, project_id: str) -> certs.TlsBundle: ...
 
-    def ca(self, s: Session, ref: str) -> str: ...
+    def ca(self, s: Session, ref: str, project_id: str) -> str: ...
 
-    def crl(self, s: Session, ref: str) -> str: ...
+    def crl(self, s: Session, ref: str, project_id: str) -> str: ...
 
 
-def _cert(tls: TlsResolver, s: Session, ref: str) -> spec.TlsCertSpec:
-    bundle = tls.bundle(s, ref)
+def _cert(tls: TlsResolver, s: Session, ref: str, project_id: str) -> spec.TlsCertSpec:
+    bundle = tls.bundle(s, ref, project_id)
     return spec.TlsCertSpec(pem=bundle.pem(), names=bundle.names)
 
 
@@ -45,29 +45,40 @@ def _listener_tls(s: Session, listener: m.Listener, tls: TlsResolver | None) -> 
     if tls is None:
         return spec.ListenerTlsSpec(**options, error="no secret store to read the certificates from")
     try:
-        default = _cert(tls, s, listener.default_tls_container_ref) if listener.default_tls_container_ref else None
-        sni = tuple(_cert(tls, s, ref) for ref in listener.sni_container_refs or ())
-        ca = tls.ca(s, listener.client_ca_tls_container_ref) if listener.client_ca_tls_container_ref else None
-        crl = tls.crl(s, listener.client_crl_container_ref) if listener.client_crl_container_ref else None
+        pid = listener.project_id
+        default = (
+            _cert(tls, s, listener.default_tls_container_ref, pid) if listener.default_tls_container_ref else None
+        )
+        sni = tuple(_cert(tls, s, ref, pid) for ref in listener.sni_container_refs or ())
+        ca = tls.ca(s, listener.client_ca_tls_container_ref, pid) if listener.client_ca_tls_container_ref else None
+        crl = tls.crl(s, listener.client_crl_container_ref, pid) if listener.client_crl_container_ref else None
     except errors.LbaasError as exc:
         return spec.ListenerTlsSpec(**options, error=exc.user_message)
     return spec.ListenerTlsSpec(**options, default_cert=default, sni_certs=sni, client_ca_pem=ca, client_crl_pem=crl)
 
 
 def _pool_tls(s: Session, pool: m.Pool, tls: TlsResolver | None) -> spec.PoolTlsSpec | None:
-    if not pool.tls_enabled or tls is None:
+    if not pool.tls_enabled:
         return None
+    options: dict[str, Any] = dict(
+        tls_versions=tuple(pool.tls_versions or ()),
+        tls_ciphers=pool.tls_ciphers,
+        alpn_protocols=tuple(pool.alpn_protocols or ()),
+    )
+    if tls is None:
+        if pool.tls_container_ref or pool.ca_tls_container_ref or pool.crl_container_ref:
+            return spec.PoolTlsSpec(**options, error="no secret store to read the certificates from")
+        return spec.PoolTlsSpec(**options)
+    pid = pool.project_id
     try:
         return spec.PoolTlsSpec(
-            client_cert=_cert(tls, s, pool.tls_container_ref) if pool.tls_container_ref else None,
-            ca_pem=tls.ca(s, pool.ca_tls_container_ref) if pool.ca_tls_container_ref else None,
-            crl_pem=tls.crl(s, pool.crl_container_ref) if pool.crl_container_ref else None,
-            tls_versions=tuple(pool.tls_versions or ()),
-            tls_ciphers=pool.tls_ciphers,
-            alpn_protocols=tuple(pool.alpn_protocols or ()),
+            **options,
+            client_cert=_cert(tls, s, pool.tls_container_ref, pid) if pool.tls_container_ref else None,
+            ca_pem=tls.ca(s, pool.ca_tls_container_ref, pid) if pool.ca_tls_container_ref else None,
+            crl_pem=tls.crl(s, pool.crl_container_ref, pid) if pool.crl_container_ref else None,
         )
-    except errors.LbaasError:
-        return None
+    except errors.LbaasError as exc:
+        return spec.PoolTlsSpec(**options, error=exc.user_message)
 
 
 def _alive(obj: Any) -> bool:

@@ -85,6 +85,7 @@ class PoolTlsSpec(_Spec):
     tls_versions: tuple[str, ...] = ()
     tls_ciphers: str | None = None
     alpn_protocols: tuple[str, ...] = ()
+    error: str | None = None  # why the material could not be resolved (the renderer refuses then)
 
 
 class PoolSpec(_Spec):

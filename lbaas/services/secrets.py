@@ -111,6 +111,14 @@ class FakeCipher:
 
 
 @dataclass(frozen=True)
+class _Scope:
+    """Who reads a TLS ref when a spec is built: the load balancer's project."""
+
+    project_id: str
+    is_admin: bool = False
+
+
+@dataclass(frozen=True)
 class Ref:
     kind: str  # "secrets" | "containers"
     id: str
@@ -319,15 +327,15 @@ class SecretStore:
     def check_crl_ref(self, s: Session, ctx: Any, ref: str) -> str:
         return self._pem_of(s, ctx, ref, certs.parse_crl, "CRL")
 
-    # TlsResolver (lbaas.db.to_spec): the refs were checked with the caller's rights when accepted.
-    def bundle(self, s: Session, ref: str) -> certs.TlsBundle:
-        return self._bundle(s, None, ref)
+    # TlsResolver (lbaas.db.to_spec): a load balancer may use only the refs of its own project.
+    def bundle(self, s: Session, ref: str, project_id: str) -> certs.TlsBundle:
+        return self._bundle(s, _Scope(project_id), ref)
 
-    def ca(self, s: Session, ref: str) -> str:
-        return self._pem_of(s, None, ref, certs.parse_ca, "CA certificate")
+    def ca(self, s: Session, ref: str, project_id: str) -> str:
+        return self._pem_of(s, _Scope(project_id), ref, certs.parse_ca, "CA certificate")
 
-    def crl(self, s: Session, ref: str) -> str:
-        return self._pem_of(s, None, ref, certs.parse_crl, "CRL")
+    def crl(self, s: Session, ref: str, project_id: str) -> str:
+        return self._pem_of(s, _Scope(project_id), ref, certs.parse_crl, "CRL")
 
     def _read(self, s: Session, ctx: Any, secret_id: str) -> bytes:
         row = _owned(s, ctx, m.Secret, secret_id, "Secret") if ctx is not None else s.get(m.Secret, secret_id)
@@ -354,7 +362,7 @@ class SecretStore:
             key = self._read(s, ctx, parts["private_key"]) if "private_key" in parts else None
             inter = self._read(s, ctx, parts["intermediates"]) if "intermediates" in parts else None
             return certs.build_bundle(self._read(s, ctx, parts["certificate"]), key, inter, passphrase)
-        except errors.NotFound as exc:
+        except (errors.NotFound, errors.Forbidden) as exc:
             raise errors.ValidationError(f"Could not retrieve certificate: {ref}: {exc.user_message}") from exc
         except certs.CertificateError as exc:
             raise errors.ValidationError(f"Could not use the TLS reference {ref}: {exc}") from exc
@@ -376,7 +384,7 @@ class SecretStore:
                 data = self._read(s, ctx, first["secret_id"])
             pem: str = parse(data)
             return pem
-        except errors.NotFound as exc:
+        except (errors.NotFound, errors.Forbidden) as exc:
             raise errors.ValidationError(f"Could not retrieve the {what}: {ref}: {exc.user_message}") from exc
         except certs.CertificateError as exc:
             raise errors.ValidationError(f"The {what} {ref} is not usable: {exc}") from exc
