@@ -356,3 +356,21 @@ def test_cert_files_are_private_and_named_by_digest(service: Service, topo: dict
         assert len(f.stem) == 64
     cfg = (service.state_dir / "lb" / topo["lb"] / "haproxy.cfg").read_text()
     assert all(f.name in cfg for f in files)
+
+
+def test_certificate_rotation_under_https_load(service: Service, topo: dict[str, Any], pki: Pki) -> None:
+    """20 listener updates, each to a new certificate container, while clients keep requesting over
+    keep-alive and over new connections: not one request fails, and the last certificate is served."""
+    listener = next(li for li in service.client.call("GET", "/v2/lbaas/listeners")["listeners"] if li["name"] == "v13")
+    keepalive = service.load("client", f"https://{VIP}:10443/", mode="keepalive", seconds=240)
+    fresh = service.load("client", f"https://{VIP}:10443/", mode="new", seconds=240)
+    try:
+        for i in range(20):
+            ref = _tls_container(service, f"rot{i}", pki.root.issue(f"rot{i}.example.com"))
+            service.change(topo["lb"], "PUT", f"/v2/lbaas/listeners/{listener['id']}",
+                           {"listener": {"default_tls_container_ref": ref}}, timeout=60)  # fmt: skip
+            assert tls(service, 10443)["cn"] == f"rot{i}.example.com"
+    finally:
+        reports = [keepalive.stop(), fresh.stop()]
+    for report in reports:
+        assert report["requests"] > 20 and report["failed"] == 0, report
