@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.clients.server import Server
-from tests.clients.test_openstack_cli import OpenStack, openstack  # noqa: F401  (module-scoped fixture)
+from tests.clients.test_openstack_cli import OpenStack, lb, openstack, subnet  # noqa: F401  (module-scoped fixtures)
 from tests.tlsutil import CA
 
 pytestmark = [pytest.mark.clients, pytest.mark.timeout(600)]
@@ -45,3 +45,32 @@ def test_certificate_container_create(openstack: OpenStack, tmp_path_factory: py
     assert shown == ["certificate", cert, key]
     assert any(r["Container href"] == cref for r in openstack.json("secret", "container", "list"))
     openstack("secret", "container", "delete", cref)
+
+
+def test_terminated_https_listener_from_stock_cli(
+    openstack: OpenStack, lb: dict[str, object], tmp_path_factory: pytest.TempPathFactory  # noqa: F811
+) -> None:
+    """The README's flow: store certificate and key, make a container, create the listener with it."""
+    leaf = CA().issue("www.example.com")
+    d = tmp_path_factory.mktemp("flow")
+    (d / "cert.pem").write_bytes(leaf.cert_pem)
+    (d / "key.pem").write_bytes(leaf.key_pem)
+    cert = openstack.json("secret", "store", "--name", "flow-cert", "--secret-type", "certificate",
+                          "--payload-content-type", "text/plain", "--file", str(d / "cert.pem"))["Secret href"]  # fmt: skip
+    key = openstack.json("secret", "store", "--name", "flow-key", "--secret-type", "private",
+                         "--payload-content-type", "text/plain", "--file", str(d / "key.pem"))["Secret href"]  # fmt: skip
+    cref = openstack.json("secret", "container", "create", "--name", "flow-tls", "--type", "certificate",
+                          "--secret", f"certificate={cert}", "--secret", f"private_key={key}")["Container href"]  # fmt: skip
+    li = openstack.json("loadbalancer", "listener", "create", "--name", "flow-https", "--protocol", "TERMINATED_HTTPS",
+                        "--protocol-port", "443", "--default-tls-container-ref", cref, "--wait", str(lb["id"]))  # fmt: skip
+    assert li["default_tls_container_ref"] == cref and li["provisioning_status"] == "ACTIVE"
+    # a container whose key does not match is refused with the reason
+    other = CA().issue("other.example.com")
+    (d / "other.pem").write_bytes(other.key_pem)
+    bad_key = openstack.json("secret", "store", "--name", "flow-bad", "--secret-type", "private",
+                             "--payload-content-type", "text/plain", "--file", str(d / "other.pem"))["Secret href"]  # fmt: skip
+    bad = openstack.json("secret", "container", "create", "--name", "flow-bad", "--type", "certificate",
+                         "--secret", f"certificate={cert}", "--secret", f"private_key={bad_key}")["Container href"]  # fmt: skip
+    err = openstack.fails("loadbalancer", "listener", "create", "--protocol", "TERMINATED_HTTPS", "--protocol-port",
+                          "8443", "--default-tls-container-ref", bad, str(lb["id"]))  # fmt: skip
+    assert "does not match" in err
