@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from lbaas.config import Settings
@@ -237,6 +237,11 @@ class SecretStore:
 
     def delete_secret(self, s: Session, ctx: Any, secret_id: str) -> None:
         row = self.get_secret(s, ctx, secret_id)
+        holders = s.scalars(
+            select(m.SecretContainer.id).where(cast(m.SecretContainer.secret_refs, String).like(f"%{row.id}%"))
+        ).all()
+        for ident in (row.id, *holders):
+            _refuse_if_in_use(s, ident, f"Secret {row.id}")
         s.delete(row)
 
     # --- containers -------------------------------------------------------------------------------
@@ -297,7 +302,9 @@ class SecretStore:
         return list(rows), total
 
     def delete_container(self, s: Session, ctx: Any, container_id: str) -> None:
-        s.delete(self.get_container(s, ctx, container_id))
+        row = self.get_container(s, ctx, container_id)
+        _refuse_if_in_use(s, row.id, f"Container {row.id}")
+        s.delete(row)
 
     def add_consumer(self, s: Session, ctx: Any, container_id: str, name: str, url: str) -> m.SecretContainer:
         row = self.get_container(s, ctx, container_id)
@@ -393,6 +400,26 @@ class SecretStore:
 def store_for(settings: Settings) -> SecretStore:
     """The store of this deployment: Fernet under ``secret_key_file`` (default ``<state_dir>/secret.key``)."""
     return SecretStore(FernetCipher(settings.secret_key_file or settings.state_dir / "secret.key"))
+
+
+_REF_COLUMNS = (
+    (m.Listener, ("default_tls_container_ref", "sni_container_refs", "client_ca_tls_container_ref",
+                  "client_crl_container_ref")),
+    (m.Pool, ("tls_container_ref", "ca_tls_container_ref", "crl_container_ref")),
+)  # fmt: skip
+
+
+def _refuse_if_in_use(s: Session, ident: str, what: str) -> None:
+    """409 while a listener or pool (not being deleted) refers to ``ident`` (directly or through a container):
+    deleting it would leave a load balancer that cannot be changed until the ref is replaced."""
+    for model, columns in _REF_COLUMNS:
+        refs = or_(*(cast(getattr(model, col), String).like(f"%{ident}%") for col in columns))
+        user = s.scalars(
+            select(model.id).where(refs, model.provisioning_status.notin_(("PENDING_DELETE", "DELETED"))).limit(1)
+        ).first()
+        if user is not None:
+            kind = "listener" if model is m.Listener else "pool"
+            raise errors.Conflict(f"{what} is in use by {kind} {user}; change its TLS references first.")
 
 
 def _ref_or_400(ref: str) -> Ref:

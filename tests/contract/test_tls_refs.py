@@ -155,3 +155,19 @@ def test_pool_tls_refs(cloud: Cloud, app_env: ServiceEnv) -> None:
                                                     "ca_tls_container_ref": _secret(cloud, b"nope")}},
                            lb_id=lb["id"])  # fmt: skip
     assert "CA certificate" in fault
+
+
+def test_refs_in_use_cannot_be_deleted(cloud: Cloud) -> None:
+    lb = cloud.lb()
+    leaf = CA().issue("busy.example.com")
+    ref = _cert(cloud, leaf)
+    li = cloud.listener(lb["id"], "TERMINATED_HTTPS", 443, default_tls_container_ref=ref)
+    path = ref.removeprefix("http://testserver")
+    assert cloud.client.delete(path).status_code == 409
+    secret = cloud.client.get(path).json()["secret_refs"][0]["secret_ref"].removeprefix("http://testserver")
+    r = cloud.client.delete(secret)
+    assert r.status_code == 409 and "in use by listener" in r.json()["description"]
+    cloud.delete(f"{LISTENERS}/{li['id']}")
+    cloud.settle()
+    assert cloud.client.delete(path).status_code == 204
+    assert cloud.client.delete(secret).status_code == 204
