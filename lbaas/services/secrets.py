@@ -158,8 +158,30 @@ def _payload_bytes(payload: str, content_type: str | None, encoding: str | None)
 
 
 class SecretStore:
+    CACHE_SIZE = 1024
+
     def __init__(self, cipher: Cipher) -> None:
         self.cipher = cipher
+        # Resolved TLS material by (what, ref id, project): secrets and containers never change once they
+        # hold data (no update API; a payload is set once), so a resync of many TLS LBs does not decrypt
+        # and parse every certificate again. A hit is used only while its rows still exist (primary-key
+        # reads), so a deleted secret or container is never accepted from the cache.
+        self._cache: dict[tuple[str, str, str], Any] = {}
+        self._cache_lock = threading.Lock()
+
+    def _cached(self, s: Session, what: str, ref: str, project_id: str, build: Any) -> Any:
+        parsed = parse_ref(ref)
+        key = (what, parsed.id, project_id)
+        with self._cache_lock:
+            hit = self._cache.get(key)
+        if hit is not None and _rows_exist(s, parsed):
+            return hit
+        value = build()
+        with self._cache_lock:
+            if len(self._cache) >= self.CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = value
+        return value
 
     # --- secrets ----------------------------------------------------------------------------------
 
@@ -336,13 +358,21 @@ class SecretStore:
 
     # TlsResolver (lbaas.db.to_spec): a load balancer may use only the refs of its own project.
     def bundle(self, s: Session, ref: str, project_id: str) -> certs.TlsBundle:
-        return self._bundle(s, _Scope(project_id), ref)
+        bundle: certs.TlsBundle = self._cached(s, "bundle", ref, project_id,
+                                               lambda: self._bundle(s, _Scope(project_id), ref))  # fmt: skip
+        return bundle
 
     def ca(self, s: Session, ref: str, project_id: str) -> str:
-        return self._pem_of(s, _Scope(project_id), ref, certs.parse_ca, "CA certificate")
+        pem: str = self._cached(
+            s, "ca", ref, project_id, lambda: self._pem_of(s, _Scope(project_id), ref, certs.parse_ca, "CA certificate")
+        )
+        return pem
 
     def crl(self, s: Session, ref: str, project_id: str) -> str:
-        return self._pem_of(s, _Scope(project_id), ref, certs.parse_crl, "CRL")
+        pem: str = self._cached(
+            s, "crl", ref, project_id, lambda: self._pem_of(s, _Scope(project_id), ref, certs.parse_crl, "CRL")
+        )
+        return pem
 
     def _read(self, s: Session, ctx: Any, secret_id: str) -> bytes:
         row = _owned(s, ctx, m.Secret, secret_id, "Secret") if ctx is not None else s.get(m.Secret, secret_id)
@@ -407,6 +437,13 @@ _REF_COLUMNS = (
                   "client_crl_container_ref")),
     (m.Pool, ("tls_container_ref", "ca_tls_container_ref", "crl_container_ref")),
 )  # fmt: skip
+
+
+def _rows_exist(s: Session, ref: Ref) -> bool:
+    if ref.kind == "secrets":
+        return s.get(m.Secret, ref.id) is not None
+    container = s.get(m.SecretContainer, ref.id)
+    return container is not None and all(s.get(m.Secret, r["secret_id"]) is not None for r in container.secret_refs)
 
 
 def _refuse_if_in_use(s: Session, ident: str, what: str) -> None:

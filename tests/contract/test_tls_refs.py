@@ -171,3 +171,6 @@ def test_refs_in_use_cannot_be_deleted(cloud: Cloud) -> None:
     cloud.settle()
     assert cloud.client.delete(path).status_code == 204
     assert cloud.client.delete(secret).status_code == 204
+    # the resolved material is cached, but never for a ref that is gone
+    cloud.rejected("POST", LISTENERS, {"listener": _https(lb["id"], default_tls_container_ref=ref)},
+                   lb_id=lb["id"], contains="not found")  # fmt: skip
