@@ -140,7 +140,10 @@ def _payload_bytes(payload: str, content_type: str | None, encoding: str | None)
     if ctype == "text/plain":
         if encoding:
             raise errors.InvalidOption("payload_content_encoding is not allowed for text/plain payloads.")
-        data = payload.encode()
+        try:
+            data = payload.encode()
+        except UnicodeEncodeError as exc:
+            raise errors.InvalidOption("The payload is not valid Unicode text.") from exc
     else:
         if (encoding or "").lower() != "base64":
             raise errors.InvalidOption(
@@ -148,7 +151,7 @@ def _payload_bytes(payload: str, content_type: str | None, encoding: str | None)
             )
         try:
             data = base64.b64decode(payload.encode(), validate=True)
-        except (binascii.Error, ValueError) as exc:
+        except (binascii.Error, ValueError) as exc:  # UnicodeEncodeError is a ValueError
             raise errors.InvalidOption("The payload is not valid base64.") from exc
     if not data:
         raise errors.InvalidOption("If 'payload' is specified, it must not be empty.")

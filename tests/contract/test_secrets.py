@@ -142,3 +142,45 @@ def test_version_discovery_and_unversioned_paths(client: TestClient) -> None:
     assert client.get("/").json()["versions"][0]["id"].startswith("v2")  # Octavia's, for everyone else
     r = client.post("/secrets/", json={"payload": "x"}, headers=P1)  # barbicanclient with an endpoint override
     assert r.status_code == 201 and "/v1/secrets/" in r.json()["secret_ref"]
+
+
+def test_hostile_inputs_never_5xx(client: TestClient) -> None:
+    ref = _path(_secret(client, P1))
+    empty = client.post("/v1/secrets", json={"name": "empty"}, headers=P1).json()["secret_ref"]
+    attempts = [
+        ("POST", "/v1/secrets", {"content": b"{not json", "headers": {**P1, "Content-Type": "application/json"}}),
+        ("POST", "/v1/secrets", {"json": {"payload": 5}}),
+        ("POST", "/v1/secrets", {"json": {"payload": "x", "expiration": "yesterday"}}),
+        ("POST", "/v1/secrets", {"json": {"payload": "x", "bit_length": -1}}),
+        ("POST", "/v1/secrets", {"content": b'{"payload": "\\u0000\\ud800", "payload_content_type": "text/plain"}',
+                                 "headers": {**P1, "Content-Type": "application/json"}}),
+        ("POST", "/v1/secrets", {"json": {"payload": "eA==", "payload_content_type": "application/pkcs8",
+                                          "payload_content_encoding": "gzip"}}),
+        ("POST", "/v1/secrets", {"content": b'{"payload": "x", "name": "a\\ud800b"}',
+                                 "headers": {**P1, "Content-Type": "application/json"}}),
+        ("POST", "/v1/containers", {"content": b'{"name": "\\udfff", "type": "generic"}',
+                                    "headers": {**P1, "Content-Type": "application/json"}}),
+        ("POST", "/v1/secrets", {"json": {"payload": "x", "name": "line\nbreak"}}),
+        ("GET", "/v1/secrets?name=%ED%A0%80", {}),
+        ("GET", "/v1/secrets?limit=-1", {}),
+        ("GET", "/v1/secrets?limit=abc", {}),
+        ("GET", "/v1/secrets?offset=99999999999999999999", {}),
+        ("GET", "/v1/secrets?name=" + "n" * 300, {}),
+        ("GET", ref + "/payload", {"headers": {**P1, "Accept": "image/png"}}),
+        ("GET", ref, {"headers": {**P1, "Accept": "application/octet-stream"}}),
+        ("PUT", ref, {"content": b"x", "headers": {**P1, "Content-Type": "text/plain"}}),
+        ("PUT", _path(empty), {"content": b"\xff\xfe", "headers": {**P1, "Content-Type": "text/plain"}}),
+        ("PUT", _path(empty), {"content": b"", "headers": {**P1, "Content-Type": "application/octet-stream"}}),
+        ("PUT", _path(empty), {"content": b"x" * 300000, "headers": {**P1, "Content-Type": "text/plain"}}),
+        ("POST", "/v1/containers", {"json": {"type": "certificate", "secret_refs": [{"name": "certificate",
+                                                                                     "secret_ref": "nonsense"}]}}),
+        ("POST", "/v1/containers", {"json": {"type": "generic", "secret_refs": "x"}}),
+        ("POST", "/v1/containers/00000000-0000-4000-8000-000000000000/consumers", {"json": {"name": "a", "URL": "b"}}),
+        ("DELETE", "/v1/containers/not-a-uuid", {}),
+        ("DELETE", "/v1/secrets/" + "%00" * 10, {}),
+    ]  # fmt: skip
+    for method, path, kw in attempts:
+        kw.setdefault("headers", P1)
+        r = client.request(method, path, **kw)
+        assert r.status_code < 500, (method, path, r.status_code, r.text)
+        assert r.status_code >= 400 or method == "GET", (method, path, r.status_code, r.text)

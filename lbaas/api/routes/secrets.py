@@ -8,15 +8,16 @@ lbaas.api.errors).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lbaas.api.deps import Ctx, Db, Env
 from lbaas.db import models as m
 from lbaas.domain import errors
+from lbaas.domain.text import has_control_chars
 from lbaas.services import secrets as store_mod
 
 router = APIRouter(prefix="/v1")
@@ -109,36 +110,51 @@ def _page(request: Request, kind: str, items: list[Any], total: int, limit: int,
     return out
 
 
+def _plain(v: str) -> str:
+    """Stored text: no control characters, and encodable (a lone surrogate is not a character)."""
+    if has_control_chars(v):
+        raise ValueError("control characters are not allowed")
+    try:
+        v.encode()
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text") from None
+    return v
+
+
+Text = Annotated[str, StringConstraints(max_length=255), AfterValidator(_plain)]
+LongText = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_plain)]
+
+
 class SecretCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    name: str | None = Field(default=None, max_length=255)
-    secret_type: str | None = None
-    algorithm: str | None = Field(default=None, max_length=255)
+    name: Text | None = None
+    secret_type: Text | None = None
+    algorithm: Text | None = None
     bit_length: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    mode: str | None = Field(default=None, max_length=255)
-    expiration: str | None = Field(default=None, max_length=64)
+    mode: Text | None = None
+    expiration: Text | None = None
     payload: str | None = None
-    payload_content_type: str | None = Field(default=None, max_length=255)
-    payload_content_encoding: str | None = Field(default=None, max_length=255)
+    payload_content_type: Text | None = None
+    payload_content_encoding: Text | None = None
 
 
 class SecretRefIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    name: str = Field(default="", max_length=255)
-    secret_ref: str = Field(max_length=1024)
+    name: Text = ""
+    secret_ref: LongText
 
 
 class ContainerCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    name: str | None = Field(default=None, max_length=255)
-    type: str | None = None
+    name: Text | None = None
+    type: Text | None = None
     secret_refs: list[SecretRefIn] = Field(default_factory=list, max_length=64)
 
 
 class ConsumerIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    name: str = Field(max_length=255)
-    URL: str = Field(max_length=1024)
+    name: Text
+    URL: LongText
 
 
 Limit = Query(default=10, ge=0, le=1000)
@@ -160,7 +176,7 @@ def create_secret(body: SecretCreate, request: Request, db: Db, env: Env, ctx: C
 @router.get("/secrets")
 def list_secrets(
     request: Request, db: Db, env: Env, ctx: Ctx, limit: int = Limit, offset: int = Offset,
-    name: str | None = Query(default=None, max_length=255), secret_type: str | None = Query(default=None, max_length=32),
+    name: Text | None = Query(default=None), secret_type: Text | None = Query(default=None),
 ) -> dict[str, Any]:  # fmt: skip
     with db.read() as s:
         rows, total = env.secrets().list_secrets(s, ctx, limit=limit, offset=offset, name=name, secret_type=secret_type)
@@ -230,7 +246,7 @@ def create_container(body: ContainerCreate, request: Request, db: Db, env: Env, 
 @router.get("/containers")
 def list_containers(
     request: Request, db: Db, env: Env, ctx: Ctx, limit: int = Limit, offset: int = Offset,
-    name: str | None = Query(default=None, max_length=255), type: str | None = Query(default=None, max_length=32),
+    name: Text | None = Query(default=None), type: Text | None = Query(default=None),
 ) -> dict[str, Any]:  # fmt: skip
     with db.read() as s:
         rows, total = env.secrets().list_containers(s, ctx, limit=limit, offset=offset, name=name, ctype=type)
