@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     placement_policy: str = "least_loaded"
     # Circuit breaker: no automatic failover while more than this share of enabled agents is down or suspect.
     failover_max_dead_share: float = 0.5
+    # Secret store: the Fernet key file, created 0600 at first use (default <state_dir>/secret.key). In
+    # distributed mode every API process must point at the same file.
+    secret_key_file: Path | None = None
     failover_breaker_hold: float = 10.0  # once open, stay open this long after recovery (stragglers)
 
     # /healthcheck (as Octavia's [api_settings] healthcheck_refresh_interval and [healthcheck] detailed).

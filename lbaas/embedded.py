@@ -35,9 +35,11 @@ def start_agent(
     from lbaas.agent.reporter import DbReporter
     from lbaas.agent.runtime import Agent
     from lbaas.agent.source import DbSource
+    from lbaas.services.secrets import store_for
 
     source = DbSource(
-        db, host=settings.host, providers=_names(settings, "haproxy"), availability_zone=settings.availability_zone
+        db, host=settings.host, providers=_names(settings, "haproxy"), availability_zone=settings.availability_zone,
+        tls=store_for(settings),
     )
     reporter = DbReporter(db, host=settings.host)
 

@@ -22,6 +22,7 @@ import concurrent.futures
 import hashlib
 import json
 import logging
+import os
 import random
 import shutil
 import threading
@@ -35,6 +36,7 @@ from lbaas.agent.haproxy.options import RenderOptions
 from lbaas.agent.haproxy.process import ConfigRejected, HaproxyError, HaproxyProcess
 from lbaas.agent.haproxy.render import render_haproxy
 from lbaas.agent.haproxy.runtime_plan import plan_runtime
+from lbaas.agent.haproxy.viewmodel import tls_files
 from lbaas.agent.netns.base import NetworkPlug, Plumber, PortPlug, ns_name
 from lbaas.agent.paths import LbPaths
 from lbaas.agent.reporter import StatusReporter
@@ -97,6 +99,32 @@ class BridgeLock:
             with self._cv:
                 self._releasing = False
                 self._cv.notify_all()
+
+
+def _write_pem_files(directory: Path, files: dict[str, str]) -> None:
+    """Certificates, keys, CA bundles and CRLs for HAProxy: 0700 directory, 0600 files, written whole."""
+    directory.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(directory, 0o700)
+    for name, content in files.items():
+        target = directory / name
+        if target.exists():
+            continue  # named by the digest of its content: present means right
+        tmp = directory / f".{name}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, content.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+
+
+def _prune_pem_files(directory: Path, keep: dict[str, str]) -> None:
+    if not directory.is_dir():
+        return
+    for path in directory.iterdir():
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -163,13 +191,15 @@ class Reconciler:
 
     def options(self, paths: LbPaths) -> RenderOptions:
         if self.config.render_options is not None:
-            return self.config.render_options(paths)
+            opts = self.config.render_options(paths)
+            return opts if opts.cert_dir else replace(opts, cert_dir=str(paths.certs))
         opts = RenderOptions(
             stats_socket_path=str(paths.stats_sock),
             server_state_file=str(paths.server_state),
             user=self.config.haproxy_user,
             group=self.config.haproxy_group,
             nbthread=self.config.nbthread,
+            cert_dir=str(paths.certs),
         )
         if self.config.default_listener_maxconn is not None:
             opts = replace(opts, default_listener_maxconn=self.config.default_listener_maxconn)
@@ -247,12 +277,16 @@ class Reconciler:
         self._remember_network(lb_id, network, paths)
         plug = PortPlug.from_vip(desired.vip)
         text = render_haproxy(desired, self.options(paths))
+        pem_files = tls_files(desired)
+        if pem_files or paths.certs.exists():
+            _write_pem_files(paths.certs, pem_files)
         # (a server still waiting for its runtime delete takes the full path, which retries it)
         if lb_id not in self._pending_deletes and self._converged(lb_id, paths, ns, plug, text):
             if lb_id not in self.applied:
                 self.adopted.add(lb_id)  # a previous agent process started it; we only watch it
             self._store_epoch(desired, paths)
             self.applied[lb_id] = desired
+            _prune_pem_files(paths.certs, pem_files)
             return
         current = paths.cfg.read_text() if paths.cfg.exists() else None
         running = self.haproxy.is_running(paths) is not None
@@ -307,6 +341,7 @@ class Reconciler:
         self._store_epoch(desired, paths)
         self.applied[lb_id] = desired
         self._verified[lb_id] = time.monotonic()
+        _prune_pem_files(paths.certs, pem_files)  # the running HAProxy loaded what it needs
 
     def _converged(self, lb_id: str, paths: LbPaths, ns: str, plug: PortPlug, text: str) -> bool:
         """The cheap confirmation of a converged LB, what a resync of thousands costs: file reads and

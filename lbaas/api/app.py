@@ -13,7 +13,7 @@ from lbaas import __version__
 from lbaas.api import errors
 from lbaas.api.auth import AuthMiddleware, build_authenticator
 from lbaas.api.metrics import MetricsMiddleware, ServiceMetrics, watch_database
-from lbaas.api.routes import health, identity, internal, registry
+from lbaas.api.routes import health, identity, internal, registry, secrets
 from lbaas.db.session import Database
 from lbaas.services import policy
 from lbaas.services.env import ServiceEnv
@@ -75,7 +75,7 @@ class JsonOnlyMiddleware:
             raw: bytes = scope.get("raw_path") or path.encode()
             scope = {**scope, "path": path[: -len(".json")], "raw_path": raw.removesuffix(b".json")}
         accept = dict(scope.get("headers") or []).get(b"accept", b"").decode("latin-1")
-        if accept and not _accepts_json(accept):
+        if accept and not path.startswith("/v1/") and not _accepts_json(accept):
             body = b'{"faultcode": "Client", "faultstring": "Only application/json is supported.", "debuginfo": null}'
             await send({"type": "http.response.start", "status": 406,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
@@ -130,6 +130,8 @@ def create_app(*, db: Database, env: ServiceEnv, metrics: ServiceMetrics | None 
 
     @app.get("/", include_in_schema=False)
     def root(request: Request) -> dict[str, Any]:
+        if request.headers.get("openstack-api-version", "").lower().startswith("key-manager"):
+            return secrets.version_document(str(request.base_url))  # barbicanclient's discovery
         return versions_document(str(request.base_url))
 
     for r in registry.routers():
@@ -139,9 +141,11 @@ def create_app(*, db: Database, env: ServiceEnv, metrics: ServiceMetrics | None 
     app.include_router(internal.router)
     app.include_router(health.router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # inside JsonOnly: sees the route it matched
+    app.include_router(secrets.router)  # the Barbican-compatible secret store
     app.add_middleware(JsonOnlyMiddleware)
     authenticator = build_authenticator(env.settings, db)
     if authenticator is not None:
         app.add_middleware(AuthMiddleware, authenticator=authenticator)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(secrets.SecretPathMiddleware)
     return app

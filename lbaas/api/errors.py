@@ -28,6 +28,11 @@ def is_neutron_path(path: str) -> bool:
 
 def fault(request: Request, code: int, message: str, *, faultcode: str = "Client", ntype: str = "") -> JSONResponse:
     body: dict[str, Any]
+    message = message.encode("utf-8", "replace").decode("utf-8")  # an echoed lone surrogate cannot be sent
+    if request.url.path.startswith("/v1/") or request.url.path == "/v1":
+        title = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+                 409: "Conflict", 501: "Not Implemented"}.get(code, "Error")  # fmt: skip
+        return JSONResponse({"code": code, "title": title, "description": message}, status_code=code)
     if is_neutron_path(request.url.path):
         body = {"NeutronError": {"type": ntype or _neutron_type(code), "message": message, "detail": ""}}
     else:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -389,6 +390,34 @@ class ApiToken(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class Secret(Base, IdMixin, ProjectMixin, TimestampMixin):
+    """A Barbican-style secret; ``payload`` is the ciphertext (see lbaas.services.secrets)."""
+
+    __tablename__ = "secret"
+    name: Mapped[str | None] = mapped_column(String(255))
+    secret_type: Mapped[str] = mapped_column(String(32), default="opaque")
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    algorithm: Mapped[str | None] = mapped_column(String(255))
+    bit_length: Mapped[int | None] = mapped_column(Integer)
+    mode: Mapped[str | None] = mapped_column(String(255))
+    expiration: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    creator_id: Mapped[str | None] = mapped_column(String(255))
+    payload_content_type: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class SecretContainer(Base, IdMixin, ProjectMixin, TimestampMixin):
+    """A Barbican-style container: named references to secrets, plus the consumers that use it."""
+
+    __tablename__ = "secret_container"
+    name: Mapped[str | None] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(32), default="generic")
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    creator_id: Mapped[str | None] = mapped_column(String(255))
+    secret_refs: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"name": ..., "secret_id": ...}]
+    consumers: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"name": ..., "URL": ...}]
+
+
 __all__ = [
     "Agent",
     "ApiToken",
@@ -409,6 +438,8 @@ __all__ = [
     "Network",
     "Port",
     "Quota",
+    "Secret",
+    "SecretContainer",
     "Subnet",
     "Tag",
     "new_id",

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from lbaas.db import lifecycle
 from lbaas.db import models as m
 from lbaas.db.session import nudge_after_commit
-from lbaas.db.to_spec import to_spec
+from lbaas.db.to_spec import TlsResolver, to_spec
 from lbaas.domain import errors
 from lbaas.domain.agents import AgentView, Breaker, Timing, breaker, liveness
 from lbaas.domain.spec import LoadBalancerSpec
@@ -75,9 +75,9 @@ def _bound_lb(s: Session, host: str, lb_id: str, *, lock: bool = False) -> m.Loa
     return lb
 
 
-def spec_for(s: Session, host: str, lb_id: str) -> LoadBalancerSpec | None:
+def spec_for(s: Session, host: str, lb_id: str, tls: TlsResolver | None = None) -> LoadBalancerSpec | None:
     lb = _bound_lb(s, host, lb_id)
-    return to_spec(s, lb) if lb is not None else None
+    return to_spec(s, lb, tls) if lb is not None else None
 
 
 def applied(s: Session, host: str, lb_id: str, generation: int, *, ok: bool, message: str | None = None) -> bool:

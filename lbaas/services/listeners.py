@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -60,6 +61,8 @@ def validate(lb: m.LoadBalancer, li: m.Listener) -> None:
             )
         if li.hsts_max_age is not None or li.hsts_include_subdomains or li.hsts_preload:
             raise errors.ValidationError("HSTS can only be enabled on TERMINATED_HTTPS listeners.")
+    if terminated:
+        check_tls_options(li.tls_versions, li.tls_ciphers)
     if (li.hsts_include_subdomains or li.hsts_preload) and li.hsts_max_age is None:
         raise errors.ValidationError("hsts_include_subdomains and hsts_preload require hsts_max_age.")
     if li.client_authentication != "NONE" and not li.client_ca_tls_container_ref:
@@ -85,6 +88,18 @@ def validate(lb: m.LoadBalancer, li: m.Listener) -> None:
                 )
     if proto == "PROMETHEUS" and (li.default_pool_id or li.l7policies):
         raise errors.ValidationError("Listeners of type PROMETHEUS cannot have pools or L7 policies.")
+
+
+def check_tls_options(versions: list[str] | None, ciphers: str | None) -> None:
+    """What HAProxy's OpenSSL will take: at least one TLS version besides SSLv3 (which OpenSSL 3 lacks),
+    and a cipher string that selects at least one cipher (checked with the same library)."""
+    if versions is not None and not set(versions) - {"SSLv3"}:
+        raise errors.ValidationError("tls_versions must include a TLS version (SSLv3 is not supported).")
+    if ciphers:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).set_ciphers(ciphers)
+        except ssl.SSLError as exc:
+            raise errors.ValidationError(f"tls_ciphers {ciphers!r} selects no cipher this data plane supports.") from exc
 
 
 def check_default_pool(lb: m.LoadBalancer, li: m.Listener, pool: m.Pool | None) -> None:

@@ -14,6 +14,7 @@ from lbaas.services import policy as rbac
 from lbaas.services.common import apply_fields, check_quota, load, nudge_after_commit, set_tags
 from lbaas.services.context import RequestContext
 from lbaas.services.env import ServiceEnv
+from lbaas.services.listeners import check_tls_options
 
 FIELDS = (
     "name", "description", "admin_state_up", "lb_algorithm", "session_persistence", "tls_enabled",
@@ -41,6 +42,8 @@ def validate(pool: m.Pool) -> None:
             )
         if udp and sp_type != "SOURCE_IP":
             raise errors.ValidationError(f"Session persistence of type {sp_type} is not supported for {pool.protocol}.")
+    if pool.tls_enabled:
+        check_tls_options(pool.tls_versions, pool.tls_ciphers)
     if pool.crl_container_ref and not pool.ca_tls_container_ref:
         raise errors.ValidationError("A CA reference is required to specify a certificate revocation list.")
 

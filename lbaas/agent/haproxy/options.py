@@ -45,6 +45,8 @@ class RenderOptions:
                         enables ``option external-check`` with that command (and the global
                         ``external-check`` + ``insecure-fork-wanted`` it needs); opt-in only.
     stick_table_size:   size of the SOURCE_IP / APP_COOKIE stick tables.
+    cert_dir:           where the agent writes the PEM files of TLS listeners and pools (named by their
+                        SHA-256, see ``viewmodel.tls_files``); ``None`` refuses TLS material.
     """
 
     stats_socket_path: str
@@ -65,6 +67,7 @@ class RenderOptions:
     prometheus_exporter: bool = True
     ping_check_command: str | None = None
     stick_table_size: str = "10k"
+    cert_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.maxconn_cap < 1 or self.default_listener_maxconn < 1 or self.min_global_maxconn < 1:
