@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lbaas import __version__
 from lbaas.api import errors
-from lbaas.api.routes import identity, internal, registry
+from lbaas.api.routes import dashboard, identity, internal, registry
 from lbaas.db.session import Database
 from lbaas.services.env import ServiceEnv
 
@@ -120,6 +120,7 @@ def create_app(*, db: Database, env: ServiceEnv) -> FastAPI:
         app.include_router(r, prefix="/v2.0", include_in_schema=False)
     app.include_router(identity.router)  # unversioned, where the CLI's identity client looks
     app.include_router(internal.router)
+    app.include_router(dashboard.router)  # /dashboard: static files; the page calls the API as the caller
     app.add_middleware(JsonOnlyMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
