@@ -3,7 +3,8 @@ against a real ``lbaas serve`` with real namespaces, HAProxy and echo servers.
 
 * the dashboard lists the load balancers, live (a rename shows within seconds; a hostile name stays text);
 * the topology of one LB shows its listener and members and turns a member red within seconds of its
-  server stopping (waits on the DOM state with a deadline), and green again when it is back;
+  server stopping (waits on the DOM state with a deadline), and green again when it is back; under a
+  small load it shows a connection rate on the listener and a request rate on the serving member;
 * a caller of another project sees nothing of it (token mode; skipped while the server has none).
 
 ``LBAAS_DASHBOARD_SCREENSHOT=docs/dashboard-topology.png`` keeps the topology screenshot there (how the
@@ -154,10 +155,22 @@ def test_topology_turns_a_member_red_when_its_server_stops(
         assert red.locator("rect").get_attribute("fill") == RED
         assert member_box(page, topo["web1"], "ONLINE").count() == 1
         print(f"member red in the dashboard {took:.1f}s after its server stopped")
-        # A rate needs two samples a second apart with traffic between them.
+        # Rates need two samples a second apart with traffic between them: the listener's connections and
+        # web1's requests (per-member counters measured by the agent, /v2/octavia/.../member_stats).
+        for selector in ("#topology g.listener .rate", f'#topology g.member[data-member-id="{topo["web1"]}"] .rate'):
+            page.wait_for_function(
+                "(sel) => { const t = document.querySelector(sel); return t && Number(t.dataset.rate) > 0; }",
+                arg=selector,
+                timeout=8_000,
+            )
+        assert "req/s" in (member_box(page, topo["web1"], "ONLINE").text_content() or "")
+        # The dead member gets nothing once HAProxy has marked it down (its refused attempts before that
+        # show in the sample that straddles the moment).
         page.wait_for_function(
-            "(id) => { const t = document.querySelector(`#topology g.listener .rate`);"
-            " return t && Number(t.dataset.rate) > 0; }", arg=topo["lb"], timeout=5_000)  # fmt: skip
+            "(sel) => { const t = document.querySelector(sel); return t && t.dataset.rate === '0'; }",
+            arg=f'#topology g.member[data-member-id="{topo["web2"]}"] .rate',
+            timeout=8_000,
+        )
         shot = Path(os.environ.get("LBAAS_DASHBOARD_SCREENSHOT") or tmp_path / "dashboard-topology.png")
         page.locator("#detail").screenshot(path=str(shot))
         assert shot.stat().st_size > 10_000

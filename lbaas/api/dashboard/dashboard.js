@@ -107,6 +107,7 @@ function setupLogin() {
     state.token = "";
     sessionStorage.removeItem(TOKEN_KEY);
     state.samples.clear();
+    state.memberStats = "unknown";
     renderAuth();
     pollNow();
   });

@@ -11,6 +11,7 @@ MODULES = (
     "lbaas.api.routes.admin",  # quotas, providers, flavors, availability zones, amphorae
     "lbaas.api.routes.neutron",  # networks, subnets, ports
     "lbaas.api.routes.agents",  # scale-out: agents, failover breaker (operator only)
+    "lbaas.api.routes.member_stats",  # per-member counters of one LB (the dashboard's member rates)
 )
 
 
