@@ -51,3 +51,8 @@ def test_scripts_never_write_markup() -> None:
         if name.endswith(".js"):
             src = (STATIC / name).read_text()
             assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function", src)
+
+
+def test_the_served_set_is_the_shipped_set() -> None:
+    """A file added to lbaas/api/dashboard/ is served (and shipped: package-data takes the whole folder)."""
+    assert {p.name for p in STATIC.iterdir() if p.is_file()} == set(FILES)

@@ -180,6 +180,81 @@ def test_topology_turns_a_member_red_when_its_server_stops(
     member_box(page, topo["web2"], "ONLINE").wait_for(timeout=RED_WITHIN * 1000)
 
 
+def test_access_log_tail_shows_when_the_server_has_logs(service: Service, topo: dict[str, Any], page: Any) -> None:
+    """The log box follows ``GET /v2/octavia/loadbalancers/{id}/logs``: its lines when it answers 200,
+    otherwise one line saying logs are not available."""
+    page.goto(f"{service.endpoint}/dashboard/#/lb/{topo['lb']}")
+    box = page.locator("#log-tail")
+    box.wait_for()
+    page.wait_for_function("() => document.querySelector('#log-tail').dataset.available !== undefined")
+    r = service.client.http.get(f"/v2/octavia/loadbalancers/{topo['lb']}/logs?tail=30")
+    if r.status_code != 200:
+        assert box.get_attribute("data-available") == "no"
+        assert "not available" in (box.text_content() or "")
+        return
+    service.fetch("client", f"http://{VIP}/dashboard-log-probe", 1)
+    page.wait_for_function(
+        "() => document.querySelector('#log-tail').textContent.includes('/dashboard-log-probe')", timeout=10_000
+    )
+    assert box.get_attribute("data-available") == "yes"
+
+
+def test_fleet_panel_shows_agents_liveness_load_and_the_breaker(service: Service, page: Any) -> None:
+    """All-in-one mode: the breaker and the agent list as the API gives them. Then a distributed fleet, with
+    the two admin endpoints' answers given by the test (the browser's requests are answered by page.route)."""
+    page.goto(f"{service.endpoint}/dashboard/")
+    page.locator('#breaker-state[data-tripped="no"]').wait_for()
+    hosts = [a["host"] for a in service.client.call("GET", "/v2/octavia/agents")["agents"]]
+    page.wait_for_function("(n) => document.querySelectorAll('#agent-rows tr').length === n", arg=len(hosts))
+    assert page.locator("#agent-rows tr td:first-child").all_text_contents() == hosts
+    assert page.locator("#agents-empty").is_visible() == (not hosts)
+
+    agents = {"agents": [
+        {"id": "a1", "host": "lb-host-1", "availability_zone": "az1", "admin_state_up": True, "alive": True,
+         "liveness": "ALIVE", "loadbalancer_count": 7, "last_heartbeat": "2026-12-06T13:00:00.123456"},
+        {"id": "a2", "host": "lb-host-2", "availability_zone": None, "admin_state_up": False, "alive": False,
+         "liveness": "DEAD", "loadbalancer_count": 0, "last_heartbeat": None},
+    ]}  # fmt: skip
+    breaker = {"failover_breaker": {"tripped": True, "down": 1, "fleet": 2, "max_dead_share": 0.4, "reason": "x"}}
+    page.route("**/v2/octavia/agents", lambda route: route.fulfill(json=agents))
+    page.route("**/v2/octavia/failover_breaker", lambda route: route.fulfill(json=breaker))
+    page.locator('#breaker-state[data-tripped="yes"]').wait_for()
+    rows = page.locator("#agent-rows tr")
+    rows.nth(1).wait_for()
+    one, two = (rows.nth(i).locator("td").all_text_contents() for i in (0, 1))
+    assert one[0] == "lb-host-1" and one[1] == "az1" and "ALIVE" in one[2] and one[3] == "enabled" and one[4] == "7"
+    assert two[0] == "lb-host-2" and "DEAD" in two[2] and two[3] == "disabled" and two[5] == "never"
+    assert "agents down 1 of 2" in (page.locator("#breaker").text_content() or "")
+    assert page.locator("#agents-empty").is_hidden()
+
+
+def test_the_drawing_takes_the_mode_as_a_parameter(service: Service, page: Any) -> None:
+    """One-arm is the only mode today; the drawing code is ready for the others (what members see changes)."""
+    page.goto(f"{service.endpoint}/dashboard/")
+    texts = page.evaluate("""async () => {
+        const { drawTopology } = await import('/dashboard/topology.js');
+        const model = {lb: {id: 'x', name: 'x', vip: '192.0.2.5', operating_status: 'ONLINE',
+                            provisioning_status: 'ACTIVE'},
+                       listeners: [{id: 'l', name: 'l', protocol: 'TCP', port: 5432, operating_status: 'ONLINE',
+                                    rate: null, pools: ['p']}],
+                       pools: [{id: 'p', name: 'p', operating_status: 'ONLINE',
+                                members: [{id: 'm', name: 'm', address: '192.0.2.9', port: 5432,
+                                           operating_status: 'NO_MONITOR', rate: 3}]}],
+                       memberRates: true};
+        const out = {};
+        for (const mode of ['one-arm', 'transparent']) {
+            const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+            drawTopology(svg, model, {mode});
+            out[mode] = [svg.getAttribute('data-mode'), svg.querySelector('g.member').textContent,
+                         svg.querySelector('g.member rect').getAttribute('fill')];
+        }
+        return out;
+    }""")
+    assert texts["one-arm"][0] == "one-arm" and "sees src 192.0.2.5" in texts["one-arm"][1]
+    assert texts["transparent"][0] == "transparent" and "sees src client address" in texts["transparent"][1]
+    assert texts["one-arm"][2] == "#8d949b"  # NO_MONITOR grey
+
+
 def _load(service: Service, url: str) -> LoadRun:
     """A gentle load (about 50 connections/s, one request each) from the client host, so the picture shows rates."""
     loop = ROOT / "lbaas" / "tools" / "loadloop.py"
