@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.dataplane.harness import ROOT, LoadRun, Service, close_service, dataplane_available, open_service
@@ -323,6 +324,9 @@ def test_a_caller_of_another_project_sees_nothing_of_it(
                                        "default_pool": {"name": "p", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
                                                         "members": [{"address": "10.252.92.11", "protocol_port": 80}]}}]})  # fmt: skip
 
+    # The page itself holds no data: it must load without a token so that its login box can take one.
+    r = httpx.get(f"{svc.endpoint}/dashboard/", timeout=10)
+    assert r.status_code == 200, f"/dashboard/ must be a public path in token mode (auth middleware): {r.status_code}"
     page.goto(f"{svc.endpoint}/dashboard/")
     page.locator("#auth-error").wait_for(state="visible")  # no token: the API asks for one, nothing listed
     assert page.locator("#lb-rows tr").count() == 0
