@@ -164,10 +164,11 @@ def _delete_child(s: Session, obj: Any) -> None:
             listener.default_pool_id = None
     if isinstance(obj, m.Listener | m.Pool):
         s.execute(delete(m.ListenerStats).where(m.ListenerStats.listener_id == obj.id))
-    if isinstance(obj, m.Pool):
-        s.execute(delete(m.MemberStats).where(m.MemberStats.pool_id == obj.id))
-    if isinstance(obj, m.Member):
-        s.execute(delete(m.MemberStats).where(m.MemberStats.member_id == obj.id))
+    with s.no_autoflush:  # a flush here would send the pool's delete (and its cascade) before its members'
+        if isinstance(obj, m.Pool):
+            s.execute(delete(m.MemberStats).where(m.MemberStats.pool_id == obj.id))
+        if isinstance(obj, m.Member):
+            s.execute(delete(m.MemberStats).where(m.MemberStats.member_id == obj.id))
     if isinstance(obj, m.L7Policy):
         _remove_policy(obj)
     s.delete(obj)
