@@ -13,7 +13,7 @@ from lbaas import __version__
 from lbaas.api import errors
 from lbaas.api.auth import AuthMiddleware, build_authenticator
 from lbaas.api.metrics import MetricsMiddleware, ServiceMetrics, watch_database
-from lbaas.api.routes import health, identity, internal, registry, secrets
+from lbaas.api.routes import dashboard, health, identity, internal, registry, secrets
 from lbaas.db.session import Database
 from lbaas.services import policy
 from lbaas.services.env import ServiceEnv
@@ -142,6 +142,7 @@ def create_app(*, db: Database, env: ServiceEnv, metrics: ServiceMetrics | None 
     app.include_router(health.router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # inside JsonOnly: sees the route it matched
     app.include_router(secrets.router)  # the Barbican-compatible secret store
+    app.include_router(dashboard.router)  # /dashboard: static files; the page calls the API as the caller
     app.add_middleware(JsonOnlyMiddleware)
     authenticator = build_authenticator(env.settings, db)
     if authenticator is not None:

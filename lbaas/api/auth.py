@@ -26,8 +26,8 @@ from lbaas.services.tokens import Identity
 STRATEGIES = ("noauth", "token", "keystone")
 SCOPE_KEY = "lbaas.identity"
 # Paths anyone may read: the versions document (as Octavia). /internal/ has its own shared secret.
-PUBLIC_PATHS = frozenset({"/", "/healthcheck", "/metrics"})
-PUBLIC_PREFIXES = ("/internal/",)
+PUBLIC_PATHS = frozenset({"/", "/healthcheck", "/metrics", "/dashboard"})
+PUBLIC_PREFIXES = ("/internal/", "/dashboard/")  # the dashboard's static files; the page sends the token
 # Identity headers only the auth layer may set (keystonemiddleware's list, by prefix).
 _IDENTITY_PREFIXES = (
     b"x-roles", b"x-role", b"x-project", b"x-tenant", b"x-user", b"x-domain", b"x-identity-status",

@@ -236,6 +236,21 @@ class ListenerStats(Base):
     request_errors: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class MemberStats(Base):
+    """Counters per member (HAProxy's server rows), accumulated like ``ListenerStats``. An lbaas
+    extension (Octavia has no member stats), read by ``GET /v2/octavia/loadbalancers/{id}/member_stats``."""
+
+    __tablename__ = "member_stats"
+    member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    pool_id: Mapped[str] = mapped_column(String(36), index=True)
+    loadbalancer_id: Mapped[str] = mapped_column(String(36), index=True)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    active_connections: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_connections: Mapped[int] = mapped_column(BigInteger, default=0)
+    request_errors: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Quota(Base):
     __tablename__ = "quota"
     project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -435,6 +450,7 @@ __all__ = [
     "ListenerStats",
     "LoadBalancer",
     "Member",
+    "MemberStats",
     "Network",
     "Port",
     "Quota",

@@ -13,6 +13,7 @@ MODULES = (
     "lbaas.api.routes.floatingips",  # always empty: no routers here
     "lbaas.api.routes.logs",  # extension: an LB's access log
     "lbaas.api.routes.agents",  # scale-out: agents, failover breaker (operator only)
+    "lbaas.api.routes.member_stats",  # per-member counters of one LB (the dashboard's member rates)
 )
 
 
