@@ -146,8 +146,14 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
     if not settings.internal_secret:
         raise SystemExit("the agent needs internal_secret (LBAAS_INTERNAL_SECRET) to talk to the API")
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per heartbeat (several a second)
     client = make_client(endpoint, settings.internal_secret)
-    source = ApiSource(client, host=settings.host, availability_zone=settings.availability_zone)
+    # Heartbeats on their own connection, with a timeout well under agent_down_time: a call stuck on
+    # a dead connection is given up in time for the next beat to count.
+    beats = make_client(endpoint, settings.internal_secret, timeout=max(0.5, 2 * settings.heartbeat_interval))
+    source = ApiSource(
+        client, host=settings.host, availability_zone=settings.availability_zone, heartbeat_client=beats
+    )
     reporter = ApiReporter(client, host=settings.host)
     plumber: Plumber
     haproxy: HaproxyProcess
@@ -175,9 +181,10 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
     agent = Agent(
         reconciler,
         resync_interval=settings.resync_interval,
-        observe_interval=min(settings.stats_interval, settings.heartbeat_interval),
+        observe_interval=settings.stats_interval,
         observer=Observer(reconciler, reporter).observe,
         heartbeat=source.heartbeat,
+        heartbeat_interval=settings.heartbeat_interval,
     )
     try:
         source.heartbeat()  # be known before the first resync; if the API is away, serve what runs
