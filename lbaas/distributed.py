@@ -133,6 +133,14 @@ def run_controller(settings: Settings) -> None:
     thread.join(timeout=5)
 
 
+def _quiet_heartbeats(record: logging.LogRecord) -> bool:
+    """Drop httpx's line for each successful heartbeat (``PUT /internal/agents/<host>`` → 200); keep the rest."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    if len(args) >= 4 and args[0] == "PUT" and args[3] == 200:
+        return "/loadbalancers/" in str(args[1]) or not str(args[1]).rstrip("/").rsplit("/", 2)[-2] == "agents"
+    return True
+
+
 def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False) -> None:
     """An agent on this host. ``fake_dataplane`` keeps HAProxy and namespaces in memory (tests only)."""
     from lbaas.agent.haproxy.process import FakeHaproxyProcess, HaproxyProcess, MasterWorkerHaproxy
@@ -146,7 +154,7 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
     if not settings.internal_secret:
         raise SystemExit("the agent needs internal_secret (LBAAS_INTERNAL_SECRET) to talk to the API")
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per heartbeat (several a second)
+    logging.getLogger("httpx").addFilter(_quiet_heartbeats)  # not a line per heartbeat (several a second)
     client = make_client(endpoint, settings.internal_secret)
     # Heartbeats on their own connection, with a timeout well under agent_down_time: a call stuck on
     # a dead connection is given up in time for the next beat to count.
