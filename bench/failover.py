@@ -99,9 +99,11 @@ def run(args: argparse.Namespace, report: Report) -> None:
     d = Settings()
     report.notes.append(f"Target (every sample ≤ 5 s; p50 ≤ {P50_TARGET:.0f} s, issue 11): "
                         f"{'met' if met and median(first) <= P50_TARGET else 'MISSED'}. "
-                        f"Detection is most of it: the controller declares a host dead {d.agent_down_time:g} s "
-                        f"after its last heartbeat ({d.heartbeat_interval:g} s period), then the new agent plugs "
-                        "the same port (same MAC) and sends gratuitous ARP.")
+                        f"Detection: the controller declares a host dead {d.agent_down_time:g} s after its last "
+                        f"heartbeat ({d.heartbeat_interval:g} s period; passes every {d.controller_interval:g} s). "
+                        "Then the new agent plugs the same port (same MAC), starts HAProxy and sends gratuitous "
+                        "ARP; on a host with no LB left on that network (here: the host restarted by the "
+                        "previous sample) that includes creating the bridge and its VLAN tagger.")
     report.notes.append("Floor for comparison (dataplane-facts.md): keepalived VRRPv3 with 100 ms adverts moved "
                         "a VIP in 0.11–0.35 s; with 1 s adverts 0.7–3.5 s. We trade that for no standby "
                         "HAProxy per LB.")

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     # failover) and docs/benchmarks.md (failover bench).
     heartbeat_interval: float = 0.25
     agent_down_time: float = 1.0
-    controller_interval: float = 0.5
+    controller_interval: float = 0.25  # a pass is two small queries; up to one interval adds to detection
     placement_policy: str = "least_loaded"
     # Circuit breaker: no automatic failover while more than this share of enabled agents is down or suspect.
     failover_max_dead_share: float = 0.5
