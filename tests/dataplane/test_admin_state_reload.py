@@ -77,3 +77,45 @@ def test_member_created_down_then_enabled_with_a_reload_gets_traffic(service: Se
     assert server_status(service, lb_id, m2["id"]) == "MAINT"
     assert set(who(service, topo, 4)) == {"web1"}
     service.wait_for(lambda: service.members(lb_id).get("web2") == "OFFLINE", 15, what="web2 OFFLINE")
+
+
+def test_octavia_statuses_once_applied(service: Service, topo: dict[str, Any]) -> None:
+    """Measured on the real data plane, in Octavia's vocabulary: the listener and the health monitor
+    ONLINE, an L7 policy and its rule ONLINE once applied, a pool with no members that a policy routes to
+    ONLINE (HAProxy reports its backend UP), members of a pool without a monitor NO_MONITOR."""
+    lb_id, pool = topo["lb"], topo["pool"]
+    listener = service.client.call("GET", f"/v2/lbaas/listeners?loadbalancer_id={lb_id}")["listeners"][0]
+    empty = service.change(lb_id, "POST", "/v2/lbaas/pools", {"pool": {
+        "name": "empty", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "loadbalancer_id": lb_id}})["pool"]  # fmt: skip
+    plain = service.change(lb_id, "POST", "/v2/lbaas/pools", {"pool": {
+        "name": "plain", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "loadbalancer_id": lb_id}})["pool"]  # fmt: skip
+    unchecked = service.change(lb_id, "POST", f"/v2/lbaas/pools/{plain['id']}/members", {"member": {
+        "name": "unchecked", "address": topo["web1"], "protocol_port": 80}})["member"]  # fmt: skip
+    pol = service.change(lb_id, "POST", "/v2/lbaas/l7policies", {"l7policy": {
+        "listener_id": listener["id"], "action": "REDIRECT_TO_POOL", "redirect_pool_id": empty["id"]}})["l7policy"]  # fmt: skip
+    rule = service.change(lb_id, "POST", f"/v2/lbaas/l7policies/{pol['id']}/rules", {"rule": {
+        "type": "PATH", "compare_type": "STARTS_WITH", "value": "/nowhere"}})["rule"]  # fmt: skip
+    pol2 = service.change(lb_id, "POST", "/v2/lbaas/l7policies", {"l7policy": {
+        "listener_id": listener["id"], "action": "REDIRECT_TO_POOL", "redirect_pool_id": plain["id"]}})["l7policy"]  # fmt: skip
+    service.change(lb_id, "POST", f"/v2/lbaas/l7policies/{pol2['id']}/rules", {"rule": {
+        "type": "PATH", "compare_type": "STARTS_WITH", "value": "/plain"}})  # fmt: skip
+    hm_id = service.client.call("GET", f"/v2/lbaas/pools/{pool}")["pool"]["healthmonitor_id"]
+
+    def op(path: str, key: str) -> str:
+        return str(service.client.call("GET", path)[key]["operating_status"])
+
+    def measured() -> dict[str, str]:
+        return {
+            "listener": op(f"/v2/lbaas/listeners/{listener['id']}", "listener"),
+            "hm": op(f"/v2/lbaas/healthmonitors/{hm_id}", "healthmonitor"),
+            "policy": op(f"/v2/lbaas/l7policies/{pol['id']}", "l7policy"),
+            "rule": op(f"/v2/lbaas/l7policies/{pol['id']}/rules/{rule['id']}", "rule"),
+            "empty pool": op(f"/v2/lbaas/pools/{empty['id']}", "pool"),
+            "unchecked": op(f"/v2/lbaas/pools/{plain['id']}/members/{unchecked['id']}", "member"),
+        }
+
+    want = {"listener": "ONLINE", "hm": "ONLINE", "policy": "ONLINE", "rule": "ONLINE", "empty pool": "ONLINE",
+            "unchecked": "NO_MONITOR"}  # fmt: skip
+    service.wait_for(lambda: measured() == want, 15, what="Octavia's statuses")
+    assert service.fetch("client", f"http://{topo['vip']}/nowhere/x", 1)[0]["status"] == 503  # no members: 503
+    assert service.fetch("client", f"http://{topo['vip']}/plain", 1)[0]["host"].endswith("web1")
