@@ -55,6 +55,7 @@ def start_agent(settings: Settings, db: Database, provider: HaproxyProvider) -> 
         observe_interval=settings.stats_interval,
         observer=observer.observe,
         heartbeat=source.heartbeat,
+        heartbeat_interval=settings.heartbeat_interval,  # what the agents view judges liveness by
     )
     provider.connect(agent.nudge)
     agent.start()

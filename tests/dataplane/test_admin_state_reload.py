@@ -7,6 +7,7 @@ HAProxy 2.6 restored that maintenance from the saved server-state file: the memb
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -119,3 +120,16 @@ def test_octavia_statuses_once_applied(service: Service, topo: dict[str, Any]) -
     service.wait_for(lambda: measured() == want, 15, what="Octavia's statuses")
     assert service.fetch("client", f"http://{topo['vip']}/nowhere/x", 1)[0]["status"] == 503  # no members: 503
     assert service.fetch("client", f"http://{topo['vip']}/plain", 1)[0]["host"].endswith("web1")
+
+
+def test_the_embedded_agent_stays_alive_in_the_agents_view(service: Service, topo: dict[str, Any]) -> None:
+    """``lbaas serve``'s in-process agent beats at the configured period with sub-second timestamps, so
+    the agents view (judged against agent_down_time) never shows it dead (suspect, after two missed
+    beats, is allowed on this shared machine)."""
+    seen: list[tuple[str, ...]] = []
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        seen.append(tuple(a["liveness"] for a in service.client.call("GET", "/v2/octavia/agents")["agents"]))
+        time.sleep(0.1)
+    assert len(seen) >= 5 and all(len(s) == 1 and s[0] != "DEAD" for s in seen), seen
+    assert seen.count(("ALIVE",)) > len(seen) // 2, seen
