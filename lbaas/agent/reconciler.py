@@ -36,6 +36,7 @@ from lbaas.agent.haproxy.options import RenderOptions
 from lbaas.agent.haproxy.process import ConfigRejected, HaproxyError, HaproxyProcess
 from lbaas.agent.haproxy.render import render_haproxy
 from lbaas.agent.haproxy.runtime_plan import plan_runtime
+from lbaas.agent.haproxy.server_state import align_admin_state
 from lbaas.agent.haproxy.viewmodel import tls_files
 from lbaas.agent.netns.base import NetworkPlug, Plumber, PortPlug, ns_name
 from lbaas.agent.paths import LbPaths
@@ -316,6 +317,7 @@ class Reconciler:
             if running and lb_id in self._pending_deletes:
                 self._retry_deletes(paths)
             if not running:
+                self._align_saved_state(paths, text)
                 self.haproxy.ensure_running(paths, ns)
                 self._pending_deletes.pop(lb_id, None)
                 self._mark_loaded(paths, text)
@@ -331,9 +333,10 @@ class Reconciler:
                 self._check(text, paths, ns, running=running, has_config=current is not None, checking=checking)
                 self.haproxy.swap(paths)
             if running:
-                self._save_server_state(paths)
+                self._save_server_state(paths, text)
                 self.haproxy.reload(paths)
             else:
+                self._align_saved_state(paths, text)
                 self.haproxy.ensure_running(paths, ns)
             self._pending_deletes.pop(lb_id, None)  # a new process has exactly the config's servers
             self._mark_loaded(paths, text)
@@ -423,7 +426,7 @@ class Reconciler:
         except ConfigRejected:
             # cannot happen for a text that differs from a checked one by server lines HAProxy just took;
             # if it does, put the process back on the file that still is the live config
-            self._save_server_state(paths)
+            self._save_server_state(paths, current)
             self.haproxy.reload(paths)
             self._pending_deletes.pop(lb_id, None)
             raise
@@ -471,6 +474,7 @@ class Reconciler:
             raise ConfigRejected(refused[1])
         self.haproxy.stage(text, paths)
         self.haproxy.swap(paths)
+        self._align_saved_state(paths, text)
         try:
             self.haproxy.ensure_running(paths, ns)
         except HaproxyError:
@@ -506,20 +510,38 @@ class Reconciler:
         except ConfigRejected as exc:
             self._refused[lb_id] = (text, exc.output)
             if not running and has_config:
+                self._align_saved_state(paths, paths.cfg.read_text())
                 self.haproxy.ensure_running(paths, ns)
                 self._mark_loaded(paths, paths.cfg.read_text())
             raise
         self._refused.pop(lb_id, None)
 
-    def _save_server_state(self, paths: LbPaths) -> None:
+    def _save_server_state(self, paths: LbPaths, text: str) -> None:
+        """Dump the running servers' state for the process that will load ``text``, with each
+        server's admin state set from ``text`` (the saved state never overrides the config's)."""
         try:
-            state = self.haproxy.runtime(paths, "show servers state")
+            state = align_admin_state(self.haproxy.runtime(paths, "show servers state"), text)
         except Exception as exc:  # health state is a nicety; never block a change on it
             log.debug("could not save server state for %s: %s", paths.lb_id, exc)
+            paths.server_state.unlink(missing_ok=True)  # an older dump must not be loaded instead
             return
         tmp = paths.server_state.with_suffix(".tmp")
         tmp.write_text(state)
         tmp.replace(paths.server_state)
+
+    @staticmethod
+    def _align_saved_state(paths: LbPaths, text: str) -> None:
+        """Before HAProxy starts (not reloads) on ``text``: a dump left by an earlier reload is loaded
+        too, so its admin state is set from ``text`` first (or it is dropped if unreadable)."""
+        try:
+            saved = paths.server_state.read_text()
+        except FileNotFoundError:
+            return
+        aligned = align_admin_state(saved, text)
+        if aligned != saved:
+            tmp = paths.server_state.with_suffix(".tmp")
+            tmp.write_text(aligned)
+            tmp.replace(paths.server_state)
 
     def _epoch_changed(self, desired: LoadBalancerSpec, paths: LbPaths) -> bool:
         epoch_file = paths.directory / "epoch"
