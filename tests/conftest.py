@@ -172,8 +172,10 @@ class IdentityClient(TestClient):
                 roles = headers.pop("x-roles", None)
                 if project is None and roles is None:
                     roles_list = ["admin"]
-                else:
-                    roles_list = [r for r in (roles or "member").split(",") if r.strip()]
+                elif roles is None:
+                    roles_list = ["member"]
+                else:  # as named; an empty X-Roles is a token without any role
+                    roles_list = [r for r in roles.split(",") if r.strip()]
                 headers["x-auth-token"] = self.token_for(project or self.default_project, roles_list)
                 kw["headers"] = headers
         return super().request(method, url, **kw)

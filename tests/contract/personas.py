@@ -1,11 +1,6 @@
-"""Who is asking, in contract tests: named personas (a project and its roles), as a validated token would
-say.
-
-Identity's token mode is not merged yet, so a persona reaches the app through ONE function,
-``persona_headers``: today it names the persona in a test header that an override of ``get_context``
-(installed by the ``personas`` fixture) turns into the RequestContext a token would give. When token
-mode lands, ``persona_headers`` becomes "create a token for this project and these roles in the DB and
-return ``{"X-Auth-Token": token}``" and the override goes; no test changes.
+"""Who is asking, in contract tests: named personas (a project and its roles), each acting through a real
+token of that project and those roles, made in the app's database and checked by the real auth middleware
+(the ``client`` fixture runs the app in token mode).
 """
 
 from __future__ import annotations
@@ -14,15 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from fastapi import Request
-from fastapi.testclient import TestClient
 
-from lbaas.api.deps import get_context
-from lbaas.services.context import RequestContext
+from tests.conftest import IdentityClient
 
 PROJECT_A = "proj-a"
 PROJECT_B = "proj-b"
-PERSONA_HEADER = "X-Test-Persona"
 
 
 @dataclass(frozen=True)
@@ -50,37 +41,17 @@ PERSONAS: dict[str, Persona] = {
 }
 
 
-def persona_context(persona: Persona) -> RequestContext:
-    """The context identity builds from a validated token of this persona."""
-    return RequestContext(
-        project_id=persona.project_id,
-        is_admin="admin" in persona.roles,
-        user_id=f"user-{persona.name}",
-        roles=frozenset(persona.roles),
-        auth_strategy="token",
-    )
-
-
 def persona_headers(name: str, project: str | None = None) -> dict[str, str]:
     """The request headers that make a request come from persona ``name`` (its roles; on ``project``
-    instead of its own when given). See the module docstring."""
+    instead of its own when given). The ``client`` (``IdentityClient``, token mode) replaces them with a
+    real token of that project and those roles (none for ``no_role``) before the request leaves."""
     assert name in PERSONAS, name
-    return {PERSONA_HEADER: f"{name}@{project}" if project else name}
-
-
-async def _context(request: Request) -> RequestContext:
-    value = request.headers.get(PERSONA_HEADER)
-    if value is None:
-        return await get_context(request)
-    name, _, project = value.partition("@")
     persona = PERSONAS[name]
-    return persona_context(Persona(name, project or persona.project_id, persona.roles))
+    return {"X-Project-Id": project or persona.project_id, "X-Roles": ",".join(persona.roles)}
 
 
 @pytest.fixture
-def personas(client: TestClient) -> Iterator[None]:
-    """Requests carrying ``persona_headers(...)`` act as that persona; others as before."""
-    app = client.app
-    app.dependency_overrides[get_context] = _context  # type: ignore[attr-defined]
+def personas(client: IdentityClient) -> Iterator[None]:
+    """Persona headers become tokens only in token mode: refuse to run otherwise."""
+    assert client.strategy == "token", "personas act through real tokens: the client must run in token mode"
     yield
-    app.dependency_overrides.pop(get_context, None)  # type: ignore[attr-defined]
