@@ -164,3 +164,34 @@ def test_dashboard_login_refuses_malformed_and_oversized_bodies(stack: Stack) ->
     big = {"username": "alice", "password": "x" * 20_000, "project": "proj-a"}
     assert httpx.post(url, json=big, timeout=60).status_code == 413
     assert "SECRET-9d2c" not in stack.lbaas.log.read_text(errors="replace")
+
+
+def test_dashboard_form_logs_in_with_keystone_credentials(stack: Stack) -> None:
+    """The page in headless Chromium (Debian's, as tests/dataplane/test_dashboard.py): wrong password →
+    the message and no token; right credentials → the token is used and the API answers the page."""
+    from tests.dataplane.test_dashboard import CHROMIUM, CHROMIUM_ARGS, _browser_or_skip
+
+    sync_api = _browser_or_skip()
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=30_000)
+        try:
+            page = browser.new_context().new_page()
+            page.set_default_timeout(30_000)
+            page.goto(stack.lbaas.url + "/dashboard/")
+            page.locator("#auth-error").wait_for(state="visible")  # no token yet: the API asks for one
+            page.locator("#keystone-login").wait_for(state="visible")  # keystone mode: the credentials form
+            assert page.input_value("#ks-domain") == "Default"
+            page.fill("#ks-user", "alice")
+            page.fill("#ks-password", "not-alices-password")
+            page.fill("#ks-project", "proj-a")
+            page.click("#login button[type=submit]")
+            page.locator("#auth-state", has_text="credentials").wait_for()
+            assert page.evaluate("sessionStorage.getItem('lbaas.dashboard.token')") is None
+            page.fill("#ks-password", "alice-pw")
+            page.click("#login button[type=submit]")
+            page.locator("#logout").wait_for(state="visible")  # signed in
+            assert page.evaluate("sessionStorage.getItem('lbaas.dashboard.token')")
+            page.locator("#auth-error").wait_for(state="hidden")  # the API accepts the Keystone token
+            assert page.input_value("#ks-password") == ""
+        finally:
+            browser.close()
