@@ -56,3 +56,9 @@ def test_scripts_never_write_markup() -> None:
 def test_the_served_set_is_the_shipped_set() -> None:
     """A file added to lbaas/api/dashboard/ is served (and shipped: package-data takes the whole folder)."""
     assert {p.name for p in STATIC.iterdir() if p.is_file()} == set(FILES)
+
+
+def test_credentials_login_exists_only_in_keystone_mode(client: TestClient) -> None:
+    assert client.get("/dashboard/login").status_code == 404
+    r = client.post("/dashboard/login", json={"username": "u", "password": "p", "project": "x"})
+    assert r.status_code == 404

@@ -5,7 +5,7 @@ against a real ``lbaas serve`` with real namespaces, HAProxy and echo servers.
 * the topology of one LB shows its listener and members and turns a member red within seconds of its
   server stopping (waits on the DOM state with a deadline), and green again when it is back; under a
   small load it shows a connection rate on the listener and a request rate on the serving member;
-* a caller of another project sees nothing of it (token mode; skipped while the server has none).
+* a caller of another project sees nothing of it (``--auth-strategy token``).
 
 ``LBAAS_DASHBOARD_SCREENSHOT=docs/dashboard-topology.png`` keeps the topology screenshot there (how the
 one in docs/ was made); otherwise it goes to the test's temporary directory.
@@ -271,12 +271,6 @@ def _load(service: Service, url: str) -> LoadRun:
 # ------------------------------------------------------------------------------------------ token mode
 
 
-def _token_mode_supported() -> bool:
-    out = subprocess.run([sys.executable, "-m", "lbaas.cli", "serve", "--help"], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}, timeout=60)  # fmt: skip
-    return "--auth-strategy" in out.stdout
-
-
 def _token(state_dir: Path, project: str, *roles: str) -> str:
     argv = [sys.executable, "-m", "lbaas.cli", "token", "create", "--project", project, "--state-dir", str(state_dir)]
     for r in roles:
@@ -293,8 +287,6 @@ def token_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Se
     reason = dataplane_available()
     if reason:
         pytest.skip(reason)
-    if not _token_mode_supported():
-        pytest.skip("this lbaas serve has no --auth-strategy (token mode): cross-project test runs once it has")
     state_dir = Path(tmp_path_factory.mktemp("lbaas-token", numbered=True))
     tokens = {
         "admin": _token(state_dir, "dbt-owner", "admin"),

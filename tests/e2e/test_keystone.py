@@ -122,3 +122,76 @@ def test_revoked_token_is_401(stack: Stack) -> None:
     r = httpx.get(stack.lbaas.url + "/v2/lbaas/loadbalancers", headers={"X-Auth-Token": token}, timeout=60)
     assert r.status_code == 401, r.text
     assert r.headers["www-authenticate"].startswith("Keystone uri=")
+
+
+# ------------------------------------------------------------------- dashboard: Keystone credentials login
+
+
+def test_dashboard_login_with_keystone_credentials_gives_a_token_the_api_accepts(stack: Stack) -> None:
+    assert httpx.get(stack.lbaas.url + "/dashboard/login", timeout=60).status_code == 200  # the page shows the form
+    r = httpx.post(stack.lbaas.url + "/dashboard/login", timeout=60,
+                   json={"username": "alice", "password": "alice-pw", "project": "proj-a"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    token = r.json()["token"]
+    assert token and r.json()["expires_at"]
+    lbs = httpx.get(stack.lbaas.url + "/v2/lbaas/loadbalancers", headers={"X-Auth-Token": token}, timeout=60)
+    assert lbs.status_code == 200, lbs.text
+    # acting for alice's project: a network made with this token belongs to proj-a
+    net = httpx.post(stack.lbaas.url + "/v2.0/networks", headers={"X-Auth-Token": token}, timeout=60,
+                     json={"network": {"name": "dash-login-net"}})  # fmt: skip
+    assert net.status_code == 201, net.text
+    assert net.json()["network"]["project_id"] == stack.keystone.project("proj-a")
+
+
+@pytest.mark.parametrize("creds", [
+    {"username": "alice", "password": "WRONG-pw-7f3a", "project": "proj-a"},
+    {"username": "nobody", "password": "WRONG-pw-7f3a", "project": "proj-a"},
+    {"username": "alice", "password": "alice-pw", "project": "proj-b"},  # not a member of proj-b
+    {"username": "alice", "password": "alice-pw", "project": "proj-a", "domain": "NoSuchDomain"},
+])  # fmt: skip
+def test_dashboard_login_with_wrong_credentials_is_401(stack: Stack, creds: dict[str, str]) -> None:
+    r = httpx.post(stack.lbaas.url + "/dashboard/login", json=creds, timeout=60)
+    assert r.status_code == 401, r.text
+    assert "credentials" in r.json()["faultstring"]
+    assert "WRONG-pw-7f3a" not in r.text and "WRONG-pw-7f3a" not in stack.lbaas.log.read_text(errors="replace")
+
+
+def test_dashboard_login_refuses_malformed_and_oversized_bodies(stack: Stack) -> None:
+    url = stack.lbaas.url + "/dashboard/login"
+    r = httpx.post(url, json={"username": "alice", "password": "SECRET-9d2c"}, timeout=60)  # no project
+    assert r.status_code == 400 and "project" in r.text and "SECRET-9d2c" not in r.text, r.text
+    assert httpx.post(url, content=b"{not json", timeout=60).status_code == 400
+    big = {"username": "alice", "password": "x" * 20_000, "project": "proj-a"}
+    assert httpx.post(url, json=big, timeout=60).status_code == 413
+    assert "SECRET-9d2c" not in stack.lbaas.log.read_text(errors="replace")
+
+
+def test_dashboard_form_logs_in_with_keystone_credentials(stack: Stack) -> None:
+    """The page in headless Chromium (Debian's, as tests/dataplane/test_dashboard.py): wrong password →
+    the message and no token; right credentials → the token is used and the API answers the page."""
+    from tests.dataplane.test_dashboard import CHROMIUM, CHROMIUM_ARGS, _browser_or_skip
+
+    sync_api = _browser_or_skip()
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=30_000)
+        try:
+            page = browser.new_context().new_page()
+            page.set_default_timeout(30_000)
+            page.goto(stack.lbaas.url + "/dashboard/")
+            page.locator("#auth-error").wait_for(state="visible")  # no token yet: the API asks for one
+            page.locator("#keystone-login").wait_for(state="visible")  # keystone mode: the credentials form
+            assert page.input_value("#ks-domain") == "Default"
+            page.fill("#ks-user", "alice")
+            page.fill("#ks-password", "not-alices-password")
+            page.fill("#ks-project", "proj-a")
+            page.click("#login button[type=submit]")
+            page.locator("#auth-state", has_text="credentials").wait_for()
+            assert page.evaluate("sessionStorage.getItem('lbaas.dashboard.token')") is None
+            page.fill("#ks-password", "alice-pw")
+            page.click("#login button[type=submit]")
+            page.locator("#logout").wait_for(state="visible")  # signed in
+            assert page.evaluate("sessionStorage.getItem('lbaas.dashboard.token')")
+            page.locator("#auth-error").wait_for(state="hidden")  # the API accepts the Keystone token
+            assert page.input_value("#ks-password") == ""
+        finally:
+            browser.close()

@@ -92,9 +92,33 @@ function renderAuth() {
 }
 
 function setupLogin() {
-  $("login").addEventListener("submit", (ev) => {
+  // Keystone mode: GET /dashboard/login answers 200 and the page offers user, password, project, domain.
+  fetch("/dashboard/login", { cache: "no-store", credentials: "omit" })
+    .then((r) => { $("keystone-login").hidden = !r.ok; })
+    .catch(() => { $("keystone-login").hidden = true; });
+  $("login").addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const value = $("token").value.trim();
+    let value = $("token").value.trim();
+    const user = $("ks-user").value.trim();
+    if (!value && user && !$("keystone-login").hidden) {
+      const body = { username: user, password: $("ks-password").value, project: $("ks-project").value.trim(),
+                     domain: $("ks-domain").value.trim() || "Default" };
+      $("ks-password").value = "";
+      let r;
+      try {
+        r = await fetch("/dashboard/login", { method: "POST", cache: "no-store", credentials: "omit",
+          headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify(body) });
+      } catch (_) {
+        r = null;
+      }
+      let answer = {};
+      try { answer = r ? await r.json() : {}; } catch (_) { /* not JSON */ }
+      if (!r || !r.ok || !answer.token) {
+        $("auth-state").textContent = (answer && (answer.faultstring || answer.detail)) || "Keystone login failed.";
+        return;
+      }
+      value = answer.token;
+    }
     state.token = value;
     if (value) sessionStorage.setItem(TOKEN_KEY, value);
     else sessionStorage.removeItem(TOKEN_KEY);
