@@ -31,6 +31,11 @@ def _settings(**overrides: object) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
 
 
+MaxBody = Annotated[
+    int | None, typer.Option(help="largest request body in bytes (default 1 MiB); larger gets 413", envvar="LBAAS_MAX_BODY_SIZE")
+]
+
+
 @app.command()
 def serve(
     bind: Annotated[str, typer.Option(help="host:port of the API")] = "127.0.0.1:9876",
@@ -41,6 +46,7 @@ def serve(
     provider: Annotated[str, typer.Option(help="default provider: haproxy or noop")] = "haproxy",
     physical_interface_mappings: Annotated[list[str] | None, typer.Option(help="physnet:interface, repeatable")] = None,
     log_level: Annotated[str, typer.Option()] = "info",
+    max_body_size: MaxBody = None,
 ) -> None:
     """Run the embedded all-in-one: API, controller and an in-process agent on one machine."""
     from lbaas.embedded import run_embedded
@@ -53,6 +59,7 @@ def serve(
         database_url=database_url,
         provider=provider,
         physical_interface_mappings=mappings or None,
+        max_body_size=max_body_size,
     )
     run_embedded(settings, log_level=log_level)
 
@@ -78,13 +85,20 @@ def api(
     amqp_url: AmqpUrl = None,
     internal_secret: Secret = None,
     log_level: LogLevel = "info",
+    max_body_size: MaxBody = None,
 ) -> None:
     """Scale-out: one stateless API process (run `lbaas db upgrade` first)."""
     from lbaas.distributed import run_api
 
     _logging(log_level)
     run_api(
-        _settings(bind=bind, database_url=database_url, amqp_url=amqp_url, internal_secret=internal_secret),
+        _settings(
+            bind=bind,
+            database_url=database_url,
+            amqp_url=amqp_url,
+            internal_secret=internal_secret,
+            max_body_size=max_body_size,
+        ),
         log_level=log_level,
     )
 
@@ -194,10 +208,11 @@ def db_upgrade(
     database_url: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Apply schema migrations up to the newest revision."""
+    from lbaas import statedir
     from lbaas.db.migrate import upgrade
 
     settings = _settings(state_dir=state_dir, database_url=database_url)
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    statedir.secure(settings.state_dir)
     upgrade(settings.db_url())
     typer.echo(f"database at head: {settings.db_url()}")
 

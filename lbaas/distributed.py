@@ -27,7 +27,9 @@ from types import FrameType
 
 import uvicorn
 
+from lbaas import statedir
 from lbaas.api.app import create_app
+from lbaas.api.limits import header_limited_protocol
 from lbaas.bus.base import Nudger
 from lbaas.bus.router import NudgeRouter
 from lbaas.config import KEEP_ALIVE_S, Settings
@@ -94,7 +96,10 @@ def run_api(settings: Settings, *, log_level: str = "info") -> None:
     app = create_app(db=db, env=env)
     sock = _reuseport_socket(settings.bind)
     log.info("lbaas api on http://%s (database %s)", settings.bind, db.url)
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, timeout_keep_alive=KEEP_ALIVE_S))
+    http = header_limited_protocol(settings.header_timeout, settings.max_header_bytes)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level=log_level, access_log=False, timeout_keep_alive=KEEP_ALIVE_S, http=http)
+    )
     server.run(sockets=[sock])
 
 
@@ -145,7 +150,7 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
 
     if not settings.internal_secret:
         raise SystemExit("the agent needs internal_secret (LBAAS_INTERNAL_SECRET) to talk to the API")
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    statedir.secure(settings.state_dir)
     client = make_client(endpoint, settings.internal_secret)
     source = ApiSource(client, host=settings.host, availability_zone=settings.availability_zone)
     reporter = ApiReporter(client, host=settings.host)

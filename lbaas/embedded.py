@@ -6,7 +6,9 @@ import logging
 
 import uvicorn
 
+from lbaas import statedir
 from lbaas.api.app import create_app
+from lbaas.api.limits import header_limited_protocol
 from lbaas.config import KEEP_ALIVE_S, Settings
 from lbaas.db.lifecycle import pending_lb_ids
 from lbaas.db.migrate import upgrade
@@ -62,7 +64,7 @@ def start_agent(settings: Settings, db: Database, provider: HaproxyProvider) -> 
 
 
 def run_embedded(settings: Settings, *, log_level: str = "info") -> None:
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    statedir.secure(settings.state_dir)
     url = settings.db_url()
     upgrade(url)
     db = Database(url)
@@ -89,4 +91,5 @@ def run_embedded(settings: Settings, *, log_level: str = "info") -> None:
     app = create_app(db=db, env=env)
     log.info("lbaas serving on http://%s:%s (provider %s, database %s)", host, port, settings.provider, url)
     uvicorn.run(app, host=host or "127.0.0.1", port=int(port), log_level=log_level, access_log=False,
-                timeout_keep_alive=KEEP_ALIVE_S)  # fmt: skip
+                timeout_keep_alive=KEEP_ALIVE_S,
+                http=header_limited_protocol(settings.header_timeout, settings.max_header_bytes))  # fmt: skip

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lbaas import __version__
 from lbaas.api import errors
+from lbaas.api.limits import DEFAULT_MAX_BODY_SIZE, InputGuardMiddleware
 from lbaas.api.routes import identity, internal, registry
 from lbaas.db.session import Database
 from lbaas.services.env import ServiceEnv
@@ -120,6 +121,7 @@ def create_app(*, db: Database, env: ServiceEnv) -> FastAPI:
         app.include_router(r, prefix="/v2.0", include_in_schema=False)
     app.include_router(identity.router)  # unversioned, where the CLI's identity client looks
     app.include_router(internal.router)
+    app.add_middleware(InputGuardMiddleware, max_body_size=getattr(env.settings, "max_body_size", DEFAULT_MAX_BODY_SIZE))
     app.add_middleware(JsonOnlyMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
