@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lbaas import __version__
-from lbaas.api import errors
+from lbaas.api import errors, openapi
 from lbaas.api.limits import DEFAULT_MAX_BODY_SIZE, InputGuardMiddleware
 from lbaas.api.routes import identity, internal, registry
 from lbaas.db.session import Database
@@ -111,6 +111,7 @@ def create_app(*, db: Database, env: ServiceEnv) -> FastAPI:
     app.state.db = db
     app.state.env = env
     errors.install(app)
+    openapi.install(app)
 
     @app.get("/", include_in_schema=False)
     def root(request: Request) -> dict[str, Any]:
