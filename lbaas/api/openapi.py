@@ -67,9 +67,9 @@ def document(app: FastAPI) -> dict[str, Any]:
                 continue
             responses = op["responses"]
             responses.pop("422", None)
-            for code in ("202", "204"):  # Octavia's 202s (delete quota, failover, batch) and 204s have no body
-                if code in responses:
-                    responses[code].pop("content", None)
+            for empty in ("202", "204"):  # Octavia's 202s (delete quota, failover, batch) and 204s have no body
+                if empty in responses:
+                    responses[empty].pop("content", None)
             for code in fault_codes(method, path):
                 responses.setdefault(
                     str(code), {"description": DESCRIPTIONS[code], "content": {"application/json": {"schema": ref}}}
