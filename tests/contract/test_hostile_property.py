@@ -51,19 +51,23 @@ token = st.from_regex(r"\A[A-Za-z0-9!&*+.^_`|~-]{1,20}\Z")
 BIG = [-1, 2**31, 2**63 - 1, 2**63, 2**64, 2_147_484, 2_073_600_001, 65536, 10**30]
 
 
+def mix(good: st.SearchStrategy[Any], bad: st.SearchStrategy[Any], valid: bool) -> st.SearchStrategy[Any]:
+    """``good``; in a hostile example, ``bad`` one time in eight, so that most hostile examples carry a
+    few hostile leaves in an otherwise valid graph (and an accepted one gets rendered)."""
+    return good if valid else st.one_of(*([good] * 7), bad)
+
+
 def text(valid: bool) -> st.SearchStrategy[str]:
-    return weird_text if valid else st.one_of(hostile_text, weird_text, st.sampled_from(NASTY))
+    return mix(weird_text, st.one_of(hostile_text, st.sampled_from(NASTY)), valid)
 
 
 def name_token(valid: bool) -> st.SearchStrategy[str]:
-    return token if valid else st.one_of(token, text(False))
+    return token if valid else st.one_of(token, st.sampled_from(NASTY), hostile_text)  # bare names: often nasty
 
 
 def ints(lo: int, hi: int, valid: bool) -> st.SearchStrategy[int]:
     edges = st.sampled_from([lo, hi])
-    if valid:
-        return st.one_of(st.integers(lo, hi), edges)
-    return st.one_of(st.integers(lo, hi), edges, st.sampled_from(BIG), st.integers(-(2**70), 2**70))
+    return mix(st.one_of(st.integers(lo, hi), edges), st.one_of(st.sampled_from(BIG), st.integers(-(2**70), 2**70)), valid)
 
 
 def _spellings(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, valid: bool) -> st.SearchStrategy[str]:
@@ -82,10 +86,8 @@ def address(valid: bool) -> st.SearchStrategy[str]:
         st.ip_addresses(v=4, network="10.0.0.0/24").flatmap(lambda a: _spellings(a, valid)),
         st.ip_addresses(v=6, network="2001:db8::/64").flatmap(lambda a: _spellings(a, valid)),
     )
-    if valid:
-        return out
-    bad = st.sampled_from(["169.254.169.254", "::ffff:169.254.169.254", "fe80::1%lo"])
-    return st.one_of(out, st.ip_addresses().flatmap(lambda a: _spellings(a, False)), bad, text(False))
+    bad = st.sampled_from(["169.254.169.254", "::ffff:169.254.169.254", "fe80::1%lo", "::1%lo]:8080 #"])
+    return mix(out, st.one_of(st.ip_addresses().flatmap(lambda a: _spellings(a, False)), bad, hostile_text), valid)
 
 
 def expected_codes(valid: bool) -> st.SearchStrategy[str]:
@@ -94,9 +96,8 @@ def expected_codes(valid: bool) -> st.SearchStrategy[str]:
         st.tuples(st.integers(200, 599), st.integers(200, 599)).map(lambda t: f"{min(t)}-{max(t)}"),
         st.lists(st.integers(200, 599), min_size=1, max_size=4).map(lambda c: ",".join(map(str, c))),
     )
-    if valid:
-        return good
-    return st.one_of(good, st.sampled_from(["000", "099", "599-100", "200-600"]), st.from_regex(r"\A[0-9]{3}(-[0-9]{3})?\Z"), text(False))
+    bad = st.one_of(st.sampled_from(["000", "099", "599-100", "200-600"]), st.from_regex(r"\A[0-9]{3}(-[0-9]{3})?\Z"), hostile_text)
+    return mix(good, bad, valid)
 
 
 def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -122,7 +123,7 @@ def graph(valid: bool) -> st.SearchStrategy[dict[str, Any]]:
         ints(0, 2_147_483, valid),
         ints(1, 10, valid),
         maybe(expected_codes(valid)),
-        maybe(st.from_regex(r"\A/[A-Za-z0-9/._~%!$&'()*+,;=:@-]{0,30}\Z") if valid else t.map(lambda x: "/" + x)),
+        maybe(mix(st.from_regex(r"\A/[A-Za-z0-9/._~%!$&'()*+,;=:@-]{0,30}\Z"), t.map(lambda x: "/" + x), valid)),
     )
     member = st.builds(
         lambda addr, port, weight, mon: drop_none(
@@ -155,7 +156,7 @@ def graph(valid: bool) -> st.SearchStrategy[dict[str, Any]]:
         st.sampled_from(["HEADER", "COOKIE", "PATH", "HOST_NAME"] + ([] if valid else ["FILE_TYPE"])),
         st.sampled_from(["EQUAL_TO", "STARTS_WITH", "ENDS_WITH", "CONTAINS"]),
         name_token(valid),
-        st.from_regex(r"\A[A-Za-z0-9._/-]{1,20}\Z") if valid else t,
+        mix(st.from_regex(r"\A[A-Za-z0-9._/-]{1,20}\Z"), st.one_of(t, hostile_text), valid),
     )
     policy = st.builds(
         lambda action, rules, url: drop_none(
@@ -163,17 +164,16 @@ def graph(valid: bool) -> st.SearchStrategy[dict[str, Any]]:
         ),
         st.sampled_from(["REJECT", "REDIRECT_TO_URL"]),
         st.lists(rule, min_size=1, max_size=2),
-        st.just("https://example.com/x") if valid else t.map(lambda x: "http://" + x),
+        mix(st.just("https://example.com/x"), t.map(lambda x: "http://" + x), valid),
     )
     cidr = st.one_of(
         st.builds(lambda a, n: str(ipaddress.ip_network(f"{a}/{n}", strict=False)), st.ip_addresses(v=4), st.integers(0, 32)),
         st.sampled_from(["10.0.0.0/8", "0.0.0.0/0"]),
     )
-    if not valid:
-        cidr = st.one_of(cidr, st.sampled_from(["fe80::%lo/64", "10.0.0.1%x/32", "2001:db8::/64"]), t)
+    cidr = mix(cidr, st.one_of(st.sampled_from(["fe80::%lo/64", "10.0.0.1%x/32", "2001:db8::/64"]), hostile_text), valid)
     headers = st.dictionaries(
-        st.sampled_from(["X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto"]) if valid else name_token(False),
-        st.sampled_from(["true", "false"]) if valid else t,
+        mix(st.sampled_from(["X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto"]), name_token(False), valid),
+        mix(st.sampled_from(["true", "false"]), t, valid),
         max_size=2,
     )
     listener = st.builds(
@@ -194,7 +194,7 @@ def graph(valid: bool) -> st.SearchStrategy[dict[str, Any]]:
             {"name": name, "vip_address": vip, "listeners": listeners, "pools": pools}
         ),
         maybe(t),
-        maybe(st.integers(2, 126).map(lambda n: f"10.0.0.{n}") if valid else address(False)),
+        maybe(mix(st.integers(2, 126).map(lambda n: f"10.0.0.{n}"), address(False), valid)),
         st.lists(listener, max_size=1),
         st.lists(pool, min_size=1, max_size=1),
     )
@@ -238,3 +238,48 @@ def test_no_5xx_and_every_accepted_lb_renders(cloud: Cloud, tmp_path: Path, body
     _haproxy_check(render_haproxy(spec, c.OPTS), tmp_path)
     assert cloud.client.delete(f"{LB}/{lb_id}?cascade=true").status_code == 204
     cloud.settle()
+
+
+def _render_check(cloud: Cloud, lb_id: str, workdir: Path) -> None:
+    cloud.settle()
+    with cloud.db.read() as s:
+        row = s.get(m.LoadBalancer, lb_id)
+        assert row is not None
+        spec = to_spec(s, row)
+    _haproxy_check(render_haproxy(spec, c.OPTS), workdir)
+    assert cloud.client.delete(f"{LB}/{lb_id}?cascade=true").status_code == 204
+    cloud.settle()
+
+
+SPECIAL = list("'#$%\"\\ (),;{}[]<>=?@:/")
+BARE = st.one_of(
+    token,
+    st.builds(lambda a, ch, b: a + ch + b, token, st.sampled_from(SPECIAL), token),  # one special character
+    st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=12),
+    text(False),
+)
+
+
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(name=BARE, where=st.sampled_from(["cookie", "header", "header_key"]))
+def test_every_accepted_bare_name_renders(cloud: Cloud, tmp_path: Path, name: str, where: str) -> None:
+    """A name HAProxy reads bare (APP_COOKIE name, L7 HEADER/COOKIE key): accepted only if it renders."""
+    pool: dict[str, Any] = {"name": "p1", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}
+    listener: dict[str, Any] = {"name": "l1", "protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "p1"}}
+    if where == "cookie":
+        pool["session_persistence"] = {"type": "APP_COOKIE", "cookie_name": name}
+    else:
+        rtype = "HEADER" if where == "header" else "COOKIE"
+        rule = {"type": rtype, "compare_type": "EQUAL_TO", "key": name, "value": "v"}
+        listener["l7policies"] = [{"action": "REJECT", "rules": [rule]}]
+    body = {"vip_subnet_id": cloud.subnet_id, "listeners": [listener], "pools": [pool]}
+    payload = json.dumps({"loadbalancer": body}, ensure_ascii=True)
+    r = cloud.client.post(LB, content=payload, headers={"content-type": "application/json"})
+    assert r.status_code in (201, 400), r.text
+    event(f"status {r.status_code}")
+    if r.status_code == 201:
+        _render_check(cloud, r.json()["loadbalancer"]["id"], tmp_path)
