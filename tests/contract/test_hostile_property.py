@@ -10,7 +10,7 @@ and checked by ``haproxy -c``.
 
 Bounded in the suite (``HYPOTHESIS_MAX_EXAMPLES``, default 25; SQLite only, as rendering does
 not depend on the database and the contract tests cover both); the long run is
-``HYPOTHESIS_MAX_EXAMPLES=5000 pytest tests/contract/test_hostile_property.py -k sqlite`` (docs/hostile-input.md).
+``HYPOTHESIS_MAX_EXAMPLES=5000 pytest --timeout 0 tests/contract/test_hostile_property.py -k sqlite`` (docs/hostile-input.md).
 """
 
 from __future__ import annotations
