@@ -99,6 +99,11 @@ PolicyFile = Annotated[
 ]
 
 
+MaxBody = Annotated[
+    int | None, typer.Option(help="largest request body in bytes (default 1 MiB); larger gets 413", envvar="LBAAS_MAX_BODY_SIZE")
+]
+
+
 @app.command()
 def serve(
     bind: Annotated[str | None, typer.Option(metavar="HOST:PORT", help="API address (default 127.0.0.1:9876)")] = None,
@@ -121,6 +126,7 @@ def serve(
     force: Annotated[
         bool, typer.Option("--force", help="map an interface even if it carries an address or the default route")
     ] = False,
+    max_body_size: MaxBody = None,
 ) -> None:
     """Run the embedded all-in-one: API, controller and an in-process agent on one machine."""
     from lbaas.api.auth import check_startup
@@ -139,6 +145,7 @@ def serve(
         tls_cert=tls_cert,
         tls_key=tls_key,
         policy_file=policy_file,
+        max_body_size=max_body_size,
     )
     check_startup(settings)
     _check_uplinks(settings, force)
@@ -187,6 +194,7 @@ def api(
     tls_key: TlsKey = None,
     log_level: LogLevel = "info",
     policy_file: PolicyFile = None,
+    max_body_size: MaxBody = None,
 ) -> None:
     """Scale-out: one stateless API process (run `lbaas db upgrade` first). Default auth: token."""
     from lbaas.api.auth import check_startup
@@ -203,6 +211,7 @@ def api(
         tls_cert=tls_cert,
         tls_key=tls_key,
         policy_file=policy_file,
+        max_body_size=max_body_size,
     )
     if "auth_strategy" not in settings.model_fields_set:  # neither flag, environment nor file chose one
         settings = settings.model_copy(update={"auth_strategy": "token"})
@@ -338,10 +347,11 @@ def db_upgrade(
     database_url: Annotated[str | None, typer.Option(metavar="URL")] = None,
 ) -> None:
     """Apply schema migrations up to the newest revision."""
+    from lbaas import statedir
     from lbaas.db.migrate import upgrade
 
     settings = _settings(state_dir=state_dir, database_url=database_url)
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    statedir.secure(settings.state_dir)
     upgrade(settings.db_url())
     typer.echo(f"database at head: {settings.db_url()}")
 

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         }
     )
     reserved_ips: tuple[str, ...] = ("169.254.169.254",)
+    # Request limits (lbaas/api/limits.py): a larger body gets 413 before it is parsed; headers must
+    # arrive within header_timeout seconds and be at most max_header_bytes long.
+    max_body_size: int = Field(default=1024 * 1024, ge=1)
+    header_timeout: float = Field(default=10.0, gt=0)
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
     # Agent.
     host: str = "localhost"
     availability_zone: str | None = None

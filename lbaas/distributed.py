@@ -27,8 +27,10 @@ from types import FrameType
 
 import uvicorn
 
+from lbaas import statedir
 from lbaas.api.app import create_app
 from lbaas.api.auth import uvicorn_tls
+from lbaas.api.limits import header_limited_protocol
 from lbaas.api.metrics import ServiceMetrics
 from lbaas.bus.base import Nudger
 from lbaas.bus.router import NudgeRouter
@@ -99,8 +101,9 @@ def run_api(settings: Settings, *, log_level: str = "info") -> None:
     app = create_app(db=db, env=env, metrics=metrics)
     sock = _reuseport_socket(settings.bind)
     log.info("lbaas api on http://%s (database %s)", settings.bind, db.url)
+    http = header_limited_protocol(settings.header_timeout, settings.max_header_bytes)
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level=log_level, access_log=False, timeout_keep_alive=KEEP_ALIVE_S,
+        uvicorn.Config(app, log_level=log_level, access_log=False, timeout_keep_alive=KEEP_ALIVE_S, http=http,
                        **uvicorn_tls(settings))  # type: ignore[arg-type]  # fmt: skip
     )
     server.run(sockets=[sock])
@@ -184,7 +187,7 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
 
     if not settings.internal_secret:
         raise SystemExit("the agent needs internal_secret (LBAAS_INTERNAL_SECRET) to talk to the API")
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    statedir.secure(settings.state_dir)
     logging.getLogger("httpx").addFilter(_quiet_heartbeats)  # not a line per heartbeat (several a second)
     client = make_client(endpoint, settings.internal_secret)
     # Heartbeats on their own connection, with a timeout well under agent_down_time: a call stuck on

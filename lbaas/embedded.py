@@ -7,8 +7,10 @@ import logging
 
 import uvicorn
 
+from lbaas import statedir
 from lbaas.api.app import create_app
 from lbaas.api.auth import uvicorn_tls
+from lbaas.api.limits import header_limited_protocol
 from lbaas.api.metrics import ServiceMetrics
 from lbaas.config import KEEP_ALIVE_S, Settings
 from lbaas.db.lifecycle import pending_lb_ids
@@ -84,7 +86,7 @@ def start_agent(
 
 
 def run_embedded(settings: Settings, *, log_level: str = "info") -> None:
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    statedir.secure(settings.state_dir)
     url = settings.db_url()
     upgrade(url)
     db = Database(url)
@@ -115,4 +117,5 @@ def run_embedded(settings: Settings, *, log_level: str = "info") -> None:
     log.info("lbaas serving on %s://%s:%s (provider %s, database %s, auth %s)", "https" if tls else "http", host, port,
              settings.provider, url, settings.auth_strategy)  # fmt: skip
     uvicorn.run(app, host=host or "127.0.0.1", port=int(port), log_level=log_level, access_log=False,
-                timeout_keep_alive=KEEP_ALIVE_S, **tls)  # type: ignore[arg-type]  # fmt: skip
+                timeout_keep_alive=KEEP_ALIVE_S, **tls,  # type: ignore[arg-type]
+                http=header_limited_protocol(settings.header_timeout, settings.max_header_bytes))  # fmt: skip

@@ -90,5 +90,5 @@ class LbPaths:
         for sock in (self.stats_sock, self.master_sock):
             if len(os.fsencode(sock)) > UNIX_PATH_MAX:
                 raise ValueError(f"socket path {sock} exceeds {UNIX_PATH_MAX} bytes; use a shorter state_dir")
-        self.directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         return self.directory

@@ -10,8 +10,9 @@ from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lbaas import __version__
-from lbaas.api import errors
+from lbaas.api import errors, openapi
 from lbaas.api.auth import AuthMiddleware, build_authenticator
+from lbaas.api.limits import DEFAULT_MAX_BODY_SIZE, InputGuardMiddleware
 from lbaas.api.metrics import MetricsMiddleware, ServiceMetrics, watch_database
 from lbaas.api.routes import dashboard, health, identity, internal, registry, secrets
 from lbaas.db.session import Database
@@ -127,6 +128,7 @@ def create_app(*, db: Database, env: ServiceEnv, metrics: ServiceMetrics | None 
     app.state.metrics = metrics
     app.state.healthcheck = health.HealthCheck(db, env.settings.healthcheck_refresh_interval)
     errors.install(app)
+    openapi.install(app)
 
     @app.get("/", include_in_schema=False)
     def root(request: Request) -> dict[str, Any]:
@@ -143,6 +145,7 @@ def create_app(*, db: Database, env: ServiceEnv, metrics: ServiceMetrics | None 
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # inside JsonOnly: sees the route it matched
     app.include_router(secrets.router)  # the Barbican-compatible secret store
     app.include_router(dashboard.router)  # /dashboard: static files; the page calls the API as the caller
+    app.add_middleware(InputGuardMiddleware, max_body_size=getattr(env.settings, "max_body_size", DEFAULT_MAX_BODY_SIZE))
     app.add_middleware(JsonOnlyMiddleware)
     authenticator = build_authenticator(env.settings, db)
     if authenticator is not None:

@@ -6,6 +6,7 @@ Neutron: ``{"NeutronError": {"type": "...", "message": "...", "detail": ""}}``.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -26,18 +27,44 @@ def is_neutron_path(path: str) -> bool:
     return len(parts) >= 2 and parts[0] in ("v2.0", "v2") and parts[1].split(".")[0] in NEUTRON_SEGMENTS
 
 
+QUOTE_MAX = 200  # characters of an offending value quoted back in a fault message
+MESSAGE_MAX = 2048
+
+
+def clip(value: Any, limit: int = QUOTE_MAX) -> str:
+    """``value`` as text fit to quote in a fault: at most ``limit`` characters, lone surrogates and
+    other unencodable code points escaped. Never raises."""
+    try:
+        text = value if isinstance(value, str) else repr(value)
+    except Exception:  # a hostile __repr__ cannot happen with JSON input, but this must not fail
+        text = "<value>"
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def fault_body(path: str, code: int, message: str, *, faultcode: str = "Client", ntype: str = "") -> dict[str, Any]:
+    message = clip(message, MESSAGE_MAX)
+    if is_neutron_path(path):
+        return {"NeutronError": {"type": ntype or _neutron_type(code), "message": message, "detail": ""}}
+    return {"faultcode": faultcode, "faultstring": message, "debuginfo": None}
+
+
+def fault_bytes(path: str, code: int, message: str) -> bytes:
+    """A fault body rendered without the framework (for the ASGI middlewares)."""
+    return json.dumps(fault_body(path, code, message), ensure_ascii=True).encode()
+
+
 def fault(request: Request, code: int, message: str, *, faultcode: str = "Client", ntype: str = "") -> JSONResponse:
-    body: dict[str, Any]
-    message = message.encode("utf-8", "replace").decode("utf-8")  # an echoed lone surrogate cannot be sent
-    if request.url.path.startswith("/v1/") or request.url.path == "/v1":
-        title = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-                 409: "Conflict", 501: "Not Implemented"}.get(code, "Error")  # fmt: skip
-        return JSONResponse({"code": code, "title": title, "description": message}, status_code=code)
-    if is_neutron_path(request.url.path):
-        body = {"NeutronError": {"type": ntype or _neutron_type(code), "message": message, "detail": ""}}
-    else:
-        body = {"faultcode": faultcode, "faultstring": message, "debuginfo": None}
-    return JSONResponse(body, status_code=code)
+    try:
+        if request.url.path.startswith("/v1/") or request.url.path == "/v1":  # the Barbican-compatible store
+            title = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+                     409: "Conflict", 413: "Request Entity Too Large", 501: "Not Implemented"}.get(code, "Error")  # fmt: skip
+            return JSONResponse({"code": code, "title": title, "description": clip(message, MESSAGE_MAX)}, status_code=code)
+        return JSONResponse(fault_body(request.url.path, code, message, faultcode=faultcode, ntype=ntype), status_code=code)
+    except Exception:  # the fault handler must never fail: a fixed body
+        log.exception("could not render a fault (%s)", code)
+        return JSONResponse({"faultcode": faultcode, "faultstring": "Error", "debuginfo": None}, status_code=code)
 
 
 def _neutron_type(code: int) -> str:
@@ -52,8 +79,8 @@ def _describe(err: dict[str, Any]) -> str:
     field = names[-1] if names else "body"  # list indexes name no field: "allowed_cidrs", not "0"
     if err.get("type") == "extra_forbidden":
         return f"Unknown attribute for argument {'.'.join(loc[:-1]) or 'body'}: {field}"
-    value = err.get("input")
-    msg = str(err.get("msg", "invalid"))
+    value = clip(err.get("input"))
+    msg = clip(err.get("msg", "invalid"), 500)
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     return f"Invalid input for field/attribute {field}. Value: '{value}'. {msg}"
@@ -71,8 +98,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errs = exc.errors()
-        detail = "; ".join(_describe(dict(e)) for e in errs[:3]) if errs else "invalid request"
+        try:
+            errs = exc.errors()
+            detail = "; ".join(_describe(dict(e)) for e in errs[:3]) if errs else "invalid request"
+        except Exception:  # describing the error must not become an error
+            log.exception("could not describe a validation error")
+            errs, detail = [], "Invalid input for request."
         if is_neutron_path(request.url.path):
             return fault(request, 400, detail)
         return fault(request, 400, f"Invalid input for request: {detail}" if not errs else detail)

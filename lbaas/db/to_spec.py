@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from lbaas.db import models as m
-from lbaas.domain import certs, errors, spec
+from lbaas.domain import addresses, certs, errors, spec
 
 
 class TlsResolver(Protocol):
@@ -81,6 +81,15 @@ def _pool_tls(s: Session, pool: m.Pool, tls: TlsResolver | None) -> spec.PoolTls
         return spec.PoolTlsSpec(**options, error=exc.user_message)
 
 
+def _canon(address: str) -> str:
+    """The canonical text of a stored address (rows keep the caller's spelling). A value that is not an
+    address is passed on unchanged, for the renderer to refuse."""
+    try:
+        return addresses.canonical(address)
+    except addresses.AddressError:
+        return address
+
+
 def _alive(obj: Any) -> bool:
     return obj.provisioning_status not in ("PENDING_DELETE", "DELETED")
 
@@ -115,12 +124,12 @@ def _pool(s: Session, pool: m.Pool, tls: TlsResolver | None) -> spec.PoolSpec:
         members=tuple(
             spec.MemberSpec(
                 id=mb.id,
-                address=mb.address,
+                address=_canon(mb.address),
                 protocol_port=mb.protocol_port,
                 weight=mb.weight,
                 backup=mb.backup,
                 admin_state_up=mb.admin_state_up,
-                monitor_address=mb.monitor_address,
+                monitor_address=_canon(mb.monitor_address) if mb.monitor_address else None,
                 monitor_port=mb.monitor_port,
                 subnet_id=mb.subnet_id,
             )
@@ -186,7 +195,7 @@ def build_vip(s: Session, lb: m.LoadBalancer) -> spec.VipSpec:
         raise LookupError(f"load balancer {lb.id} has no complete VIP")
     net = ipaddress.ip_network(subnet.cidr, strict=False)
     return spec.VipSpec(
-        address=lb.vip_address,
+        address=_canon(lb.vip_address),
         prefixlen=net.prefixlen,
         ip_version=net.version,
         port_id=port.id,

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+# A name HAProxy reads bare in a sample-fetch argument or keyword (header, cookie, rule key): RFC 9110
+# token characters minus those the config parser gives a meaning to (' quote, # comment, $ variable,
+# % log-format).
+HAPROXY_TOKEN = re.compile(r"^[!&*+.^_`|~0-9A-Za-z-]{1,255}$")
 
 
 def has_control_chars(value: str) -> bool:

@@ -1,6 +1,7 @@
 """IP address management for the Neutron subset: allocation pools, never one address twice.
 
-The ``ip_allocation`` primary key (subnet_id, ip_address) is the guarantee; on PostgreSQL two
+The ``ip_allocation`` primary key (subnet_id, ip_address) is the guarantee (``ip_address`` is always the
+canonical text of a zone-less address, so two spellings of one address meet there); on PostgreSQL two
 concurrent requests that pick the same free address meet that constraint inside a SAVEPOINT, and the
 loser moves on to the next address. On SQLite writers are serialised by BEGIN IMMEDIATE.
 
@@ -22,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lbaas.db import models as m
-from lbaas.domain import errors
+from lbaas.domain import addresses, errors
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -109,16 +110,16 @@ def allocate(s: Session, port: m.Port, subnet: m.Subnet, ip_address: str | None 
     net = ipaddress.ip_network(subnet.cidr, strict=False)
     if ip_address is not None:
         try:
-            ip = ipaddress.ip_address(ip_address)
-        except ValueError:
-            raise errors.NeutronBadRequest(f"Invalid IP address {ip_address!r}.") from None
+            ip = addresses.parse(ip_address)  # no zone index; the row keys on the canonical text
+        except addresses.AddressError:
+            raise errors.NeutronBadRequest(f"Invalid IP address {ip_address[:200]!r}.") from None
         if ip not in net or ip == net.network_address or (net.version == 4 and ip == net.broadcast_address):
             raise errors.NeutronBadRequest(f"IP address {ip_address} is not a valid IP for the specified subnet.")
         if subnet.gateway_ip and ip == ipaddress.ip_address(subnet.gateway_ip):
             raise errors.IpAddressAlreadyAllocated(
                 f"IP address {ip_address} already allocated in subnet {subnet.id}"
             )
-        return _insert(s, port, subnet, str(ip))
+        return _insert(s, port, subnet, ip.compressed)
     taken = set(s.scalars(select(m.IpAllocation.ip_address).where(m.IpAllocation.subnet_id == subnet.id)))
     for cand in _candidates(subnet, taken):
         try:

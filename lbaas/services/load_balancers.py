@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from lbaas.db import lifecycle
 from lbaas.db import models as m
-from lbaas.domain import errors
+from lbaas.domain import addresses, errors
 from lbaas.services import health_monitors, ipam, l7, listeners, members, neutron, pools
 from lbaas.services import policy as rbac
 from lbaas.services.common import apply_fields, check_quota, load, nudge_after_commit, set_tags
@@ -60,13 +60,14 @@ def _allocate_vip(s: Session, ctx: RequestContext, lb: m.LoadBalancer, data: dic
             raise errors.ValidationError(f"Port {port_id} already has a device_id {port.device_id}.")
         if net_id and net_id != port.network_id:
             raise errors.ValidationError("vip_network_id does not match the network of vip_port_id.")
-        fixed = [a for a in port.fixed_ips if (address is None or a.ip_address == address)]
+        fixed = [a for a in port.fixed_ips if (address is None or addresses.same(a.ip_address, address))]
         if subnet_id:
             fixed = [a for a in fixed if a.subnet_id == subnet_id]
         if not fixed:
             raise errors.ValidationError(f"Port {port_id} has no fixed IP matching the VIP request.")
         port.device_owner, port.device_id = "Octavia", lb.id
-        lb.vip_port_id, lb.vip_address, lb.vip_subnet_id = port.id, fixed[0].ip_address, fixed[0].subnet_id
+        lb.vip_port_id, lb.vip_subnet_id = port.id, fixed[0].subnet_id
+        lb.vip_address = address or fixed[0].ip_address
         lb.vip_network_id = port.network_id
         return
     subnet = _pick_subnet(s, ctx, net_id, subnet_id, address)
@@ -83,7 +84,8 @@ def _allocate_vip(s: Session, ctx: RequestContext, lb: m.LoadBalancer, data: dic
         raise errors.Conflict(f"No more IP addresses available on subnet {subnet.id}.") from None
     except errors.NeutronBadRequest as exc:
         raise errors.ValidationError(exc.user_message) from None
-    lb.vip_port_id, lb.vip_address = port.id, alloc.ip_address
+    # The VIP address is echoed as the caller wrote it; the allocation holds the canonical form.
+    lb.vip_port_id, lb.vip_address = port.id, address or alloc.ip_address
     lb.vip_subnet_id, lb.vip_network_id = subnet.id, network.id
 
 

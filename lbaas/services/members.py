@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from lbaas.db import lifecycle
 from lbaas.db import models as m
-from lbaas.domain import errors
+from lbaas.domain import addresses, errors
 from lbaas.services import neutron
 from lbaas.services import policy as rbac
 from lbaas.services.common import apply_fields, check_quota, load, nudge_after_commit, set_tags
@@ -20,7 +20,12 @@ UPDATABLE = ("name", "weight", "backup", "admin_state_up", "monitor_address", "m
 
 
 def _check_address(env: ServiceEnv, address: str) -> None:
-    if address in env.settings.reserved_ips:
+    """Reserved addresses are compared as addresses (``::ffff:169.254.169.254`` is 169.254.169.254)."""
+    try:
+        reserved = addresses.is_reserved(address, env.settings.reserved_ips)
+    except addresses.AddressError as exc:
+        raise errors.ValidationError(f"Invalid IP address: {exc}.") from None
+    if reserved:
         raise errors.ValidationError(f"The IP Address {address} is reserved and cannot be used for a member.")
 
 
@@ -29,12 +34,20 @@ def _check_subnet(s: Session, ctx: RequestContext, subnet_id: str | None) -> Non
         neutron.usable(s, ctx, m.Subnet, subnet_id)
 
 
+def _key(address: str, port: int) -> tuple[str, int]:
+    """Members are one member per (address, port), whatever the spelling of the address."""
+    try:
+        return addresses.canonical(address), port
+    except addresses.AddressError:  # a row from before addresses were checked: its own key
+        return address, port
+
+
 def build(s: Session, ctx: RequestContext, env: ServiceEnv, pool: m.Pool, data: dict[str, Any]) -> m.Member:
     _check_address(env, data["address"])
     _check_subnet(s, ctx, data.get("subnet_id"))
     for other in pool.members:
         if (
-            other.address == data["address"]
+            addresses.same(other.address, data["address"])
             and other.protocol_port == data["protocol_port"]
             and other.provisioning_status != "PENDING_DELETE"
         ):
@@ -128,17 +141,17 @@ def batch_update(
         rbac.authorize(ctx, rbac.MEMBER + rbac.DELETE, pool.project_id)
     seen: set[tuple[str, int]] = set()
     for d in members:
-        key = (d["address"], d["protocol_port"])
+        _check_address(env, d["address"])
+        key = _key(d["address"], d["protocol_port"])
         if key in seen:
             raise errors.ValidationError(
                 f"Duplicate member with address {key[0]} and protocol_port {key[1]} in the request."
             )
         seen.add(key)
-        _check_address(env, d["address"])
         _check_subnet(s, ctx, d.get("subnet_id"))
-    current = {(mb.address, mb.protocol_port): mb for mb in pool.members if mb.provisioning_status != "PENDING_DELETE"}
-    to_create = [d for d in members if (d["address"], d["protocol_port"]) not in current]
-    to_update = [(current[(d["address"], d["protocol_port"])], d) for d in members if (d["address"], d["protocol_port"]) in current]
+    current = {_key(mb.address, mb.protocol_port): mb for mb in pool.members if mb.provisioning_status != "PENDING_DELETE"}
+    to_create = [d for d in members if _key(d["address"], d["protocol_port"]) not in current]
+    to_update = [(current[_key(d["address"], d["protocol_port"])], d) for d in members if _key(d["address"], d["protocol_port"]) in current]
     to_delete = [] if additive_only else [mb for key, mb in current.items() if key not in seen]
     changed_updates = [(mb, d) for mb, d in to_update if _differs(mb, d)]
     if not to_create and not changed_updates and not to_delete:

@@ -115,7 +115,7 @@ def test_check_rejects_and_keeps_the_failed_file(env: Env) -> None:
     assert "bogus_keyword" in exc.value.output
     assert paths.cfg_failed.exists() and not paths.cfg_new.exists() and not paths.cfg.exists()
     hp.check(render(paths), paths)
-    assert stat.S_IMODE(paths.cfg_new.stat().st_mode) == 0o640
+    assert stat.S_IMODE(paths.cfg_new.stat().st_mode) == 0o600
     hp.swap(paths)
     assert paths.cfg.exists() and not paths.cfg_new.exists()
     with pytest.raises(HaproxyError):
@@ -311,7 +311,7 @@ def test_unchecked_first_start_of_a_bad_config_fails_fast_and_leaves_nothing(lab
     """What the reconciler's first start relies on: HAProxy parses the file at start and exits non-zero,
     so a refused config is never half-running (the reconciler then runs ``haproxy -c`` to say why)."""
     lab.hp.stage(render(lab.paths, extra="    bogus_keyword 1"), lab.paths)
-    assert stat.S_IMODE(lab.paths.cfg_new.stat().st_mode) == 0o640
+    assert stat.S_IMODE(lab.paths.cfg_new.stat().st_mode) == 0o600
     lab.hp.swap(lab.paths)
     t0 = time.monotonic()
     with pytest.raises(HaproxyError, match="exited"):

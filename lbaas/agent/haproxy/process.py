@@ -195,9 +195,9 @@ class MasterWorkerHaproxy:
 
     def stage(self, cfg_text: str, paths: LbPaths) -> None:
         paths.ensure()
-        fd = os.open(paths.cfg_new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
+        fd = os.open(paths.cfg_new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "w") as f:
-            os.fchmod(f.fileno(), 0o640)
+            os.fchmod(f.fileno(), 0o600)  # root only: the master reads it before dropping privileges
             f.write(cfg_text)
 
     def check(self, cfg_text: str, paths: LbPaths) -> None:

@@ -11,7 +11,11 @@ Identifiers (object ids) are never quoted: they appear in section names, ACL nam
 so they must match a strict pattern instead.
 
 Sample-fetch arguments (``req.hdr(<name>)``, ``req.cook(<name>)``) cannot be quoted reliably, so their
-text must be an RFC 9110 token.
+text must be a token (RFC 9110 token characters minus ``'``, ``#``, ``$`` and ``%``, which HAProxy's
+parser reads as quote, comment, variable and format).
+
+Addresses are parsed again and written in their canonical form; a zone index (``%…``) or anything that
+is not a plain address is refused rather than written, since it means a check upstream was bypassed.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from lbaas.domain.text import UnsafeText, ensure_safe
+from lbaas.domain import addresses
+from lbaas.domain.text import HAPROXY_TOKEN, UnsafeText, ensure_safe
 
 
 class RenderError(ValueError):
@@ -27,7 +32,7 @@ class RenderError(ValueError):
 
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,255}$")
+_TOKEN = HAPROXY_TOKEN
 
 
 def checked(value: str, what: str) -> str:
@@ -67,11 +72,13 @@ def quote_logformat(value: str, what: str) -> str:
 
 
 def ip(value: str, what: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address without zone index (written back in canonical form by host()), or RenderError."""
     checked(value, what)
     try:
-        return ipaddress.ip_address(value)
-    except ValueError as exc:
-        raise RenderError(f"{what} {value!r} is not an IP address") from exc
+        addr = addresses.parse(value)
+    except addresses.AddressError as exc:
+        raise RenderError(f"{what} {value[:200]!r} is not an IP address: {exc}") from exc
+    return addr
 
 
 def host(value: str, what: str) -> str:
@@ -89,6 +96,6 @@ def host_port(value: str, port: int, what: str) -> str:
 def cidr(value: str, what: str) -> str:
     checked(value, what)
     try:
-        return ipaddress.ip_network(value, strict=False).compressed
-    except ValueError as exc:
-        raise RenderError(f"{what} {value!r} is not a CIDR") from exc
+        return addresses.parse_network(value).compressed
+    except addresses.AddressError as exc:
+        raise RenderError(f"{what} {value[:200]!r} is not a CIDR: {exc}") from exc

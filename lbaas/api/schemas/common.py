@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from lbaas.domain.text import has_control_chars
+from lbaas.domain import addresses
+from lbaas.domain.text import HAPROXY_TOKEN, has_control_chars
 
 
 def _safe(v: str) -> str:
@@ -27,16 +27,28 @@ def _uuid(v: str) -> str:
 
 def _ip(v: str) -> str:
     try:
-        return str(ipaddress.ip_address(v))
-    except ValueError:
-        raise ValueError("must be an IP address") from None
+        return addresses.canonical(v)
+    except addresses.AddressError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _ip_as_written(v: str) -> str:
+    """Checked like _ip, but kept as the caller wrote it (Octavia echoes member and VIP addresses)."""
+    _ip(v)
+    return v
 
 
 def _cidr(v: str) -> str:
     try:
-        return str(ipaddress.ip_network(v, strict=False))
-    except ValueError:
-        raise ValueError("must be a CIDR") from None
+        return addresses.parse_network(v).compressed
+    except addresses.AddressError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _token(v: str) -> str:
+    if not HAPROXY_TOKEN.match(v):
+        raise ValueError("must be a token of letters, digits and !&*+-.^_`|~ (1 to 255 characters)")
+    return v
 
 
 SafeStr = Annotated[str, AfterValidator(_safe)]
@@ -45,11 +57,18 @@ Ref = Annotated[str, StringConstraints(max_length=255), AfterValidator(_safe)]
 Uuid = Annotated[str, AfterValidator(_uuid)]
 ProjectId = Annotated[str, StringConstraints(max_length=36), AfterValidator(_safe)]
 IpAddr = Annotated[str, AfterValidator(_ip)]
+# Member and VIP addresses: validated and compared in canonical form, echoed as written.
+IpAddrAsWritten = Annotated[str, StringConstraints(max_length=64), AfterValidator(_ip_as_written)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Tag = Annotated[str, StringConstraints(max_length=255), AfterValidator(_safe)]
 Tags = list[Tag]
 Timeout = Annotated[int, Field(ge=0, le=2073600000)]
+# HAProxy's timers hold at most 2^31-1 ms: 2,147,483 s is the longest delay/timeout it can express.
+HAPROXY_MAX_S = 2147483
+# A name that HAProxy reads bare (header and cookie names, L7 rule keys): RFC 9110 token characters
+# minus those HAProxy's config parser gives a meaning to (' quote, # comment, $ variable, % format).
+Token = Annotated[str, AfterValidator(_token)]
 
 
 class Body(BaseModel):

@@ -8,11 +8,29 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from lbaas.api.schemas.common import Body, IdRef, Name, ProjectId, RowModel, Tags, UpdateBody, Uuid
+from lbaas.api.schemas.common import HAPROXY_MAX_S, Body, IdRef, Name, ProjectId, RowModel, Tags, UpdateBody, Uuid
 from lbaas.domain.enums import HealthMonitorType, HttpMethod
 
 UrlPath = Annotated[str, StringConstraints(max_length=2048, pattern=r"^/[^\s\x00-\x1f\x7f]*$")]
-ExpectedCodes = Annotated[str, StringConstraints(max_length=64, pattern=r"^(\d{3}(\s*,\s*\d{3})*)$|^(\d{3}-\d{3})$")]
+_CODES = re.compile(r"^(\d{3}(\s*,\s*\d{3})*)$|^(\d{3}-\d{3})$")
+
+
+def _expected_codes(v: str) -> str:
+    """``200``, ``200,202`` or ``200-204``: HTTP status codes 200–599 (what HAProxy's ``http-check expect
+    status``/``rstatus`` can match), a range ascending."""
+    if not _CODES.match(v):
+        raise ValueError("must be a code, a comma-separated list of codes or a range like 200-204")
+    codes = [int(c) for c in re.split(r"[\s,-]+", v) if c]
+    if any(not 200 <= c <= 599 for c in codes):
+        raise ValueError("status codes must be between 200 and 599")
+    if "-" in v and codes[0] > codes[1]:
+        raise ValueError("a range must be ascending")
+    return v
+
+
+ExpectedCodes = Annotated[str, StringConstraints(max_length=64), AfterValidator(_expected_codes)]
+# Seconds; HAProxy's timers end at 2^31-1 ms.
+Seconds = Annotated[int, Field(ge=0, le=HAPROXY_MAX_S)]
 _HOST = re.compile(r"^(?=.{1,253}\.?$)(?:(?!-|[^.]+_)[A-Za-z0-9-_]{1,63}(?<!-)(?:\.|$))+$")
 
 
@@ -38,8 +56,8 @@ HttpVersion = Annotated[float, AfterValidator(_http_version)]
 class _HmFields(Body):
     name: Name | None = None
     admin_state_up: bool = True
-    delay: Annotated[int, Field(ge=0)]
-    timeout: Annotated[int, Field(ge=0)]
+    delay: Seconds
+    timeout: Seconds
     max_retries: Retries
     max_retries_down: Retries = 3
     http_method: HttpMethod | None = None
@@ -66,8 +84,8 @@ class HealthMonitorUpdate(UpdateBody):
 
     name: Name | None = None
     admin_state_up: bool | None = None
-    delay: Annotated[int, Field(ge=0)] | None = None
-    timeout: Annotated[int, Field(ge=0)] | None = None
+    delay: Seconds | None = None
+    timeout: Seconds | None = None
     max_retries: Retries | None = None
     max_retries_down: Retries | None = None
     http_method: HttpMethod | None = None

@@ -7,19 +7,21 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from lbaas.api.schemas.common import Body, IdRef, Name, ProjectId, RowModel, Tags, UpdateBody, Uuid
+from lbaas.api.schemas.common import Body, IdRef, Name, ProjectId, RowModel, SafeStr, Tags, Token, UpdateBody, Uuid
 from lbaas.domain.enums import L7Action, L7CompareType, L7RuleType
 
 Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\s\x00-\x1f\x7f]+$")]
 Position = Annotated[int, Field(ge=1, le=2147483647)]
 RedirectCode = Literal[301, 302, 303, 307, 308]
-RuleText = Annotated[str, StringConstraints(max_length=255, pattern=r"^[^\r\n\x00-\x1f\x7f]*$")]
+RuleText = Annotated[SafeStr, StringConstraints(max_length=255)]
+# HEADER and COOKIE keys (and SSL_DN_FIELD names) are read bare by HAProxy: its token grammar holds.
+RuleKey = Token
 
 
 class GraphL7Rule(Body):
     type: L7RuleType
     compare_type: L7CompareType
-    key: RuleText | None = None
+    key: RuleKey | None = None
     value: RuleText
     invert: bool = False
     admin_state_up: bool = True
@@ -36,7 +38,7 @@ class L7RuleUpdate(UpdateBody):
 
     type: L7RuleType | None = None
     compare_type: L7CompareType | None = None
-    key: RuleText | None = None
+    key: RuleKey | None = None
     value: RuleText | None = None
     invert: bool | None = None
     admin_state_up: bool | None = None

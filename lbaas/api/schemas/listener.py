@@ -19,6 +19,7 @@ from lbaas.api.schemas.common import (
     SafeStr,
     Tags,
     Timeout,
+    Token,
     UpdateBody,
     Uuid,
 )
@@ -28,19 +29,21 @@ TlsVersion = Literal["SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
 Alpn = Literal["h2", "http/1.1", "http/1.0"]
 Ciphers = Annotated[str, StringConstraints(max_length=2048, pattern=r"^[A-Za-z0-9\-+!:@=_.]+$")]
 HeaderValue = Annotated[SafeStr, StringConstraints(max_length=255)]
+Int32 = Annotated[int, Field(ge=0, le=2147483647)]  # Octavia's columns are 32-bit
+ConnectionLimit = Annotated[int, Field(ge=-1, le=2147483647)]
 
 
 class _ListenerFields(Body):
     name: Name | None = None
     description: Name | None = None
     admin_state_up: bool = True
-    connection_limit: Annotated[int, Field(ge=-1)] = -1
+    connection_limit: ConnectionLimit = -1
     default_tls_container_ref: Ref | None = None
     sni_container_refs: list[Ref] | None = None
     client_ca_tls_container_ref: Ref | None = None
     client_authentication: ClientAuthentication = ClientAuthentication.NONE
     client_crl_container_ref: Ref | None = None
-    insert_headers: dict[str, HeaderValue] | None = None
+    insert_headers: dict[Token, HeaderValue] | None = None
     timeout_client_data: Timeout | None = None
     timeout_member_connect: Timeout | None = None
     timeout_member_data: Timeout | None = None
@@ -49,7 +52,7 @@ class _ListenerFields(Body):
     tls_ciphers: Ciphers | None = None
     tls_versions: list[TlsVersion] | None = None
     alpn_protocols: list[Alpn] | None = None
-    hsts_max_age: Annotated[int, Field(ge=0)] | None = None
+    hsts_max_age: Int32 | None = None
     hsts_include_subdomains: bool = False
     hsts_preload: bool = False
     tags: Tags | None = None
@@ -77,14 +80,14 @@ class ListenerUpdate(UpdateBody):
     name: Name | None = None
     description: Name | None = None
     admin_state_up: bool | None = None
-    connection_limit: Annotated[int, Field(ge=-1)] | None = None
+    connection_limit: ConnectionLimit | None = None
     default_pool_id: Uuid | None = None
     default_tls_container_ref: Ref | None = None
     sni_container_refs: list[Ref] | None = None
     client_ca_tls_container_ref: Ref | None = None
     client_authentication: ClientAuthentication | None = None
     client_crl_container_ref: Ref | None = None
-    insert_headers: dict[str, HeaderValue] | None = None
+    insert_headers: dict[Token, HeaderValue] | None = None
     timeout_client_data: Timeout | None = None
     timeout_member_connect: Timeout | None = None
     timeout_member_data: Timeout | None = None
@@ -93,7 +96,7 @@ class ListenerUpdate(UpdateBody):
     tls_ciphers: Ciphers | None = None
     tls_versions: list[TlsVersion] | None = None
     alpn_protocols: list[Alpn] | None = None
-    hsts_max_age: Annotated[int, Field(ge=0)] | None = None
+    hsts_max_age: Int32 | None = None
     hsts_include_subdomains: bool | None = None
     hsts_preload: bool | None = None
     tags: Tags | None = None

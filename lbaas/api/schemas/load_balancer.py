@@ -8,14 +8,14 @@ from typing import Any
 
 from pydantic import Field
 
-from lbaas.api.schemas.common import Body, IdRef, IpAddr, Name, ProjectId, RowModel, Tags, UpdateBody, Uuid
+from lbaas.api.schemas.common import Body, IdRef, IpAddrAsWritten, Name, ProjectId, RowModel, Tags, UpdateBody, Uuid
 from lbaas.api.schemas.graph import GraphListener, GraphPool
 from lbaas.db.rows import LbChildren
 
 
 class AdditionalVip(Body):
     subnet_id: Uuid
-    ip_address: IpAddr | None = None
+    ip_address: IpAddrAsWritten | None = None
     port_id: Uuid | None = None
 
 
@@ -23,7 +23,7 @@ class LoadBalancerCreate(Body):
     name: Name | None = None
     description: Name | None = None
     admin_state_up: bool = True
-    vip_address: IpAddr | None = None
+    vip_address: IpAddrAsWritten | None = None
     vip_port_id: Uuid | None = None
     vip_subnet_id: Uuid | None = None
     vip_network_id: Uuid | None = None

@@ -7,20 +7,20 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from lbaas.api.schemas.common import Body, IpAddr, Name, Port, ProjectId, RowModel, Tags, UpdateBody, Uuid
+from lbaas.api.schemas.common import Body, IpAddrAsWritten, Name, Port, ProjectId, RowModel, Tags, UpdateBody, Uuid
 
 Weight = Annotated[int, Field(ge=0, le=256)]
 
 
 class MemberCreate(Body):
     name: Name | None = None
-    address: IpAddr
+    address: IpAddrAsWritten
     protocol_port: Port
     weight: Weight = 1
     backup: bool = False
     admin_state_up: bool = True
     subnet_id: Uuid | None = None
-    monitor_address: IpAddr | None = None
+    monitor_address: IpAddrAsWritten | None = None
     monitor_port: Port | None = None
     request_sriov: bool = False
     project_id: ProjectId | None = None
@@ -35,7 +35,7 @@ class MemberUpdate(UpdateBody):
     weight: Weight | None = None
     backup: bool | None = None
     admin_state_up: bool | None = None
-    monitor_address: IpAddr | None = None
+    monitor_address: IpAddrAsWritten | None = None
     monitor_port: Port | None = None
     tags: Tags | None = None
 

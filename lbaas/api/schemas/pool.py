@@ -7,17 +7,17 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from lbaas.api.schemas.common import Body, IdRef, Name, ProjectId, Ref, RowModel, SafeStr, Tags, UpdateBody, Uuid
+from lbaas.api.schemas.common import Body, IdRef, Name, ProjectId, Ref, RowModel, SafeStr, Tags, Token, UpdateBody, Uuid
 from lbaas.api.schemas.listener import Alpn, Ciphers, TlsVersion
 from lbaas.domain.enums import LbAlgorithm, PoolProtocol, SessionPersistenceType
 
-CookieName = Annotated[SafeStr, StringConstraints(max_length=255, pattern=r"^[^\s,;\\]+$")]
+CookieName = Token  # Octavia: ^[^\s,;\\]+$; HAProxy reads it bare, so its token grammar holds
 
 
 class SessionPersistence(Body):
     type: SessionPersistenceType
     cookie_name: CookieName | None = None
-    persistence_timeout: Annotated[int, Field(ge=0)] | None = None
+    persistence_timeout: Annotated[int, Field(ge=0, le=2147483647)] | None = None
     persistence_granularity: Annotated[SafeStr, StringConstraints(max_length=64)] | None = None
 
 

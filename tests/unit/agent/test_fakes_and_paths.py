@@ -83,7 +83,7 @@ def test_lb_paths(tmp_path: Path) -> None:
                              p.server_state, p.log)} == {
         "haproxy.cfg", "haproxy.cfg.new", "haproxy.cfg.failed", "haproxy.pid", "stats.sock", "master.sock",
         "server_state", "haproxy.log"}
-    assert p.ensure().is_dir() and (p.directory.stat().st_mode & 0o777) == 0o750
+    assert p.ensure().is_dir() and (p.directory.stat().st_mode & 0o777) == 0o700
     assert LbPaths(tmp_path, "lb-1") == p and hash(LbPaths(tmp_path, "lb-1")) == hash(p)
     for bad in ("", "a/b", ".."):
         with pytest.raises(ValueError):
