@@ -85,8 +85,8 @@ class Settings(BaseSettings):
     # Request limits (lbaas/api/limits.py): a larger body gets 413 before it is parsed; headers must
     # arrive within header_timeout seconds and be at most max_header_bytes long.
     max_body_size: int = Field(default=1024 * 1024, ge=1)
-    header_timeout: float = Field(default=10.0, gt=0)
-    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    header_timeout: float = Field(default=10.0, gt=0)  # seconds for a request's headers to arrive
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)  # largest header block; larger gets 431
     # Agent.
     host: str = "localhost"
     availability_zone: str | None = None
@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     # failover. Measured in tests/e2e/test_failover_detection.py (both cores saturated for 60 s: no false
     # failover) and docs/benchmarks.md (failover bench).
     heartbeat_interval: float = 0.25
-    agent_down_time: float = 1.0
+    agent_down_time: float = 1.0  # seconds of silence before an agent is dead and its LBs move
     controller_interval: float = 0.25  # a pass is two small queries; up to one interval adds to detection
     placement_policy: str = "least_loaded"
     # Circuit breaker: no automatic failover while more than this share of enabled agents is down or suspect.

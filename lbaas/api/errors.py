@@ -43,8 +43,16 @@ def clip(value: Any, limit: int = QUOTE_MAX) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+BARBICAN_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+                   405: "Method Not Allowed", 406: "Not Acceptable", 409: "Conflict",
+                   413: "Request Entity Too Large", 431: "Request Header Fields Too Large",
+                   501: "Not Implemented"}  # fmt: skip
+
+
 def fault_body(path: str, code: int, message: str, *, faultcode: str = "Client", ntype: str = "") -> dict[str, Any]:
     message = clip(message, MESSAGE_MAX)
+    if path == "/v1" or path.startswith("/v1/"):  # the Barbican-compatible secret store
+        return {"code": code, "title": BARBICAN_TITLES.get(code, "Error"), "description": message}
     if is_neutron_path(path):
         return {"NeutronError": {"type": ntype or _neutron_type(code), "message": message, "detail": ""}}
     return {"faultcode": faultcode, "faultstring": message, "debuginfo": None}
@@ -57,10 +65,6 @@ def fault_bytes(path: str, code: int, message: str) -> bytes:
 
 def fault(request: Request, code: int, message: str, *, faultcode: str = "Client", ntype: str = "") -> JSONResponse:
     try:
-        if request.url.path.startswith("/v1/") or request.url.path == "/v1":  # the Barbican-compatible store
-            title = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-                     409: "Conflict", 413: "Request Entity Too Large", 501: "Not Implemented"}.get(code, "Error")  # fmt: skip
-            return JSONResponse({"code": code, "title": title, "description": clip(message, MESSAGE_MAX)}, status_code=code)
         return JSONResponse(fault_body(request.url.path, code, message, faultcode=faultcode, ntype=ntype), status_code=code)
     except Exception:  # the fault handler must never fail: a fixed body
         log.exception("could not render a fault (%s)", code)

@@ -29,6 +29,11 @@ NEUTRON_FAULT = {
     },
     "required": ["NeutronError"],
 }
+BARBICAN_FAULT = {
+    "type": "object",
+    "properties": {"code": {"type": "integer"}, "title": {"type": "string"}, "description": {"type": "string"}},
+    "required": ["code", "title", "description"],
+}
 DESCRIPTIONS = {
     400: "Bad request: invalid input (body, path or query; invalid Unicode or UTF-8 included)",
     401: "Unauthorized: no valid token",
@@ -60,8 +65,10 @@ def document(app: FastAPI) -> dict[str, Any]:
     comps = schema.setdefault("components", {}).setdefault("schemas", {})
     comps["Fault"] = FAULT
     comps["NeutronFault"] = NEUTRON_FAULT
+    comps["BarbicanFault"] = BARBICAN_FAULT
     for path, ops in schema.get("paths", {}).items():
-        ref = {"$ref": "#/components/schemas/" + ("NeutronFault" if is_neutron_path(path) else "Fault")}
+        kind = "BarbicanFault" if path.startswith("/v1/") else "NeutronFault" if is_neutron_path(path) else "Fault"
+        ref = {"$ref": "#/components/schemas/" + kind}
         for method, op in ops.items():
             if not isinstance(op, dict) or "responses" not in op:
                 continue
