@@ -73,8 +73,13 @@ class LbPaths:
     @property
     def plumbed(self) -> Path:
         """sha256 of the VIP port plug (and namespace) last converged by a full pass: lets a resync trust
-        the in-namespace side without entering the namespace (see ``Reconciler._converged``)."""
+        the in-namespace side without entering the namespace (see ``lbaas.agent.plan``)."""
         return self.directory / "plumbed"
+
+    @property
+    def epoch(self) -> Path:
+        """The binding epoch this LB was last converged for: another epoch means a failover (replace)."""
+        return self.directory / "epoch"
 
     @property
     def log(self) -> Path:

@@ -1,0 +1,391 @@
+"""HAProxy as a data-plane unit (``lbaas.agent.units.Unit``): its file, its record, its steps.
+
+Its file is ``haproxy.cfg``; its record is that file, the digest the running HAProxy confirmed it loaded
+(``loaded``) and the master's pid (and whether it serves in the LB's namespace). What this process
+remembers of it: the last config HAProxy refused (with its words, so the same text is not checked again
+every resync) and the ``del server`` commands HAProxy refused while connections were open.
+
+``haproxy.cfg`` is what was checked and swapped in; ``loaded`` is what the running HAProxy confirmed it
+runs. They differ after a reload failed, or the agent died between swap and reload: then the file is
+right and the process is not, and only a reload fixes it.
+
+The plan (pure, ``HaproxyUnit.plan``):
+
+    converged        the running HAProxy (in the namespace) loaded exactly the text, on disk too, and
+                     no runtime delete is pending
+    live             a members-only change to an HAProxy this process runs, with the same VIP and the
+                     file loaded: runtime commands, then check and swap the file (no reload)
+    first start      no file, nothing running: stage, swap, start (HAProxy parses it; ``haproxy -c``
+                     only to explain a failed start)
+    text unchanged   start it if it died (else retry pending deletes, or adopt it on a first pass)
+    text changed     check (started in the background before the plumbing), swap, reload or start
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from lbaas.agent.haproxy.options import RenderOptions
+from lbaas.agent.haproxy.process import ConfigRejected, HaproxyError, HaproxyProcess
+from lbaas.agent.haproxy.render import render_haproxy
+from lbaas.agent.haproxy.runtime_plan import Command, plan_runtime
+from lbaas.agent.paths import LbPaths
+from lbaas.agent.plan import Adopt
+from lbaas.agent.plan import digest as _digest
+from lbaas.agent.units import NotLive, Rendered, RunContext, Step, UnitPlan, UnitStep, UnitView
+from lbaas.domain.spec import LoadBalancerSpec
+
+log = logging.getLogger(__name__)
+
+CFG = "haproxy.cfg"
+DELETE_RETRY_S = 2.0
+
+
+def _read(path: Any, *, strip: bool = True) -> str | None:
+    try:
+        text: str = path.read_text()
+    except FileNotFoundError:
+        return None
+    return text.strip() if strip else text
+
+
+@dataclass(frozen=True)
+class HaproxyRecord:
+    cfg: str | None  # haproxy.cfg as on disk
+    loaded: str | None  # digest the running HAProxy confirmed
+    pid: int | None  # master pid (None: not running)
+    in_ns: bool  # ... serving in the LB's namespace
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+
+@dataclass
+class HaproxyMemory:
+    refused: tuple[str, str] | None = None  # (config text, HAProxy's words) last refused
+    pending_deletes: set[str] = field(default_factory=set)  # "del server" commands to retry
+
+
+# ---------------------------------------------------------------------------------------------- steps
+
+
+@dataclass(frozen=True)
+class HaproxyStep(UnitStep):
+    unit: ClassVar[str] = "haproxy"
+
+
+@dataclass(frozen=True)
+class CheckInBackground(HaproxyStep):
+    """``haproxy -c`` is a process of its own: it runs while the plumbing is done (both take ~50 ms)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Check(HaproxyStep):
+    """Check ``text`` (the background check's result when ``background``). ``refused``: the same text was
+    refused before, with these words: refused again without running HAProxy. On refusal, ``restore``
+    (the last good config, whose HAProxy died) is started again."""
+
+    text: str
+    background: bool = False
+    refused: str | None = None
+    restore: str | None = None
+
+
+@dataclass(frozen=True)
+class Swap(HaproxyStep):
+    pass
+
+
+@dataclass(frozen=True)
+class FirstStart(HaproxyStep):
+    """A new LB: stage, swap, start. HAProxy parses the file when it starts and exits non-zero on a bad
+    one, so ``haproxy -c`` (≈ 40 ms of CPU) runs only when the start failed, to tell a refused config
+    (terminal; no live config is left) from a transient failure (retried)."""
+
+    text: str
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
+class SaveServerState(HaproxyStep):
+    pass
+
+
+@dataclass(frozen=True)
+class Reload(HaproxyStep):
+    pass
+
+
+@dataclass(frozen=True)
+class Start(HaproxyStep):
+    pass
+
+
+@dataclass(frozen=True)
+class MarkLoaded(HaproxyStep):
+    text: str
+
+
+@dataclass(frozen=True)
+class ForgetDeletes(HaproxyStep):
+    """A new process (or worker) has exactly the config's servers: nothing left to delete."""
+
+
+@dataclass(frozen=True)
+class RetryDeletes(HaproxyStep):
+    pass
+
+
+@dataclass(frozen=True)
+class Refuse(HaproxyStep):
+    """The text was refused already: neither applied live nor checked again."""
+
+    words: str
+
+
+@dataclass(frozen=True)
+class LiveApply(HaproxyStep):
+    """Runtime commands; a failed one (not best effort) raises ``NotLive``."""
+
+    commands: tuple[Command, ...]
+
+
+@dataclass(frozen=True)
+class CheckLive(HaproxyStep):
+    """Check the text a live change made true; if refused (it cannot be: it differs from a checked one by
+    server lines HAProxy just took), put the process back on the file that still is the live config."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class KeepPendingDeletes(HaproxyStep):
+    """Remember the deletes HAProxy refused during ``LiveApply`` (servers with open connections)."""
+
+
+# ---------------------------------------------------------------------------------------------- the unit
+
+
+class HaproxyUnit:
+    name = "haproxy"
+
+    def __init__(
+        self,
+        process: HaproxyProcess,
+        options: Callable[[LbPaths], RenderOptions],
+        save_server_state: Callable[[LbPaths], None],
+    ) -> None:
+        self.process = process
+        self._options = options
+        self._save_server_state = save_server_state
+        self._lock = threading.Lock()
+        self._checker: concurrent.futures.ThreadPoolExecutor | None = None
+
+    # -------------------------------------------------------------- render, observe
+
+    def render(self, desired: LoadBalancerSpec, paths: LbPaths) -> Rendered:
+        text = render_haproxy(desired, self._options(paths))
+        return Rendered({CFG: text}, _digest(text))
+
+    def observe(self, paths: LbPaths, ns: str) -> HaproxyRecord:
+        pid = self.process.running_in(paths, ns)
+        in_ns = pid is not None
+        if pid is None:
+            pid = self.process.is_running(paths)
+        return HaproxyRecord(_read(paths.cfg, strip=False), _read(paths.loaded), pid, in_ns)
+
+    def stopped(self, record: HaproxyRecord) -> HaproxyRecord:
+        return HaproxyRecord(record.cfg, record.loaded, None, False)
+
+    def new_memory(self) -> HaproxyMemory:
+        return HaproxyMemory()
+
+    def requeue_after(self, memory: HaproxyMemory | None) -> float | None:
+        return DELETE_RETRY_S if memory is not None and memory.pending_deletes else None
+
+    def stop(self, paths: LbPaths) -> None:
+        self.process.stop(paths)
+
+    # -------------------------------------------------------------- plan (pure)
+
+    def plan(self, view: UnitView) -> UnitPlan:
+        text = view.rendered.files[CFG]
+        rec: HaproxyRecord = view.record
+        mem: HaproxyMemory = view.memory if view.memory is not None else HaproxyMemory()
+        current, running = rec.cfg, rec.running
+        refused = mem.refused[1] if mem.refused is not None and mem.refused[0] == text else None
+        converged = (
+            not mem.pending_deletes and rec.loaded == view.rendered.digest and current == text and rec.in_ns
+        )
+        live = self._plan_live(view, text, rec, refused)
+        pre: list[Step] = []
+        post: list[Step] = []
+        first_start = current is None and not running
+        if text != current and not first_start and refused is None:
+            pre.append(CheckInBackground(text))
+        loaded = running and rec.loaded == view.rendered.digest
+        if text == current and (loaded or not running):
+            if running and mem.pending_deletes:
+                post.append(RetryDeletes())
+            if not running:
+                post += [Start(), ForgetDeletes(), MarkLoaded(text), Adopt(False)]
+            elif view.applied is None:
+                post.append(Adopt(True))  # a previous agent process started it; we only watch it
+        elif first_start:
+            post += [FirstStart(text, refused), ForgetDeletes(), MarkLoaded(text), Adopt(False)]
+        else:
+            if text != current:
+                restore = current if not running and current is not None else None
+                post += [Check(text, background=refused is None, refused=refused, restore=restore), Swap()]
+            post += [SaveServerState(), Reload()] if running else [Start()]
+            post += [ForgetDeletes(), MarkLoaded(text), Adopt(False)]
+        return UnitPlan(converged, live, tuple(pre), tuple(post))
+
+    @staticmethod
+    def _plan_live(view: UnitView, text: str, rec: HaproxyRecord, refused: str | None) -> tuple[Step, ...] | None:
+        """Only an LB this agent process already converged, with the same VIP, whose HAProxy loaded the
+        file: its plumbing is not re-verified here (the periodic resync still runs the full path)."""
+        current = rec.cfg
+        last = view.applied
+        if not rec.running or current is None or text == current:
+            return None
+        if last is None or last.vip != view.desired.vip or rec.loaded != _digest(current):
+            return None
+        commands = plan_runtime(current, text)
+        if not commands:
+            return None
+        if refused is not None:
+            return (Refuse(refused),)
+        return (LiveApply(tuple(commands)), CheckLive(text), Swap(), MarkLoaded(text), KeepPendingDeletes())
+
+    # -------------------------------------------------------------- run
+
+    def run(self, step: Any, ctx: RunContext) -> None:
+        paths, ns = ctx.paths, ctx.ns
+        mem: HaproxyMemory = ctx.unit_memory(self)
+        p = self.process
+        match step:
+            case CheckInBackground(text=text):
+                with self._lock:
+                    if self._checker is None:
+                        self._checker = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="haproxy-check")
+                    future = self._checker.submit(p.check, text, paths)
+                ctx.background.append(future)
+                ctx.scratch["haproxy.checking"] = future
+            case Check():
+                self._check(step, ctx, mem)
+            case Swap():
+                p.swap(paths)
+            case FirstStart():
+                self._first_start(step, ctx, mem)
+            case SaveServerState():
+                self._save_server_state(paths)
+            case Reload():
+                p.reload(paths)
+            case Start():
+                p.ensure_running(paths, ns)
+            case MarkLoaded(text=text):
+                _mark_loaded(paths, text)
+            case ForgetDeletes():
+                mem.pending_deletes.clear()
+            case RetryDeletes():
+                self._retry_deletes(paths, mem)
+            case Refuse(words=words):
+                raise ConfigRejected(words)
+            case LiveApply(commands=commands):
+                ctx.scratch["haproxy.pending"] = self._live_apply(commands, paths)
+            case CheckLive(text=text):
+                try:
+                    self._check(Check(text), ctx, mem)
+                except ConfigRejected:
+                    self._save_server_state(paths)
+                    p.reload(paths)
+                    mem.pending_deletes.clear()
+                    raise
+            case KeepPendingDeletes():
+                mem.pending_deletes.update(ctx.scratch.get("haproxy.pending", ()))
+            case _:
+                raise TypeError(f"not a step of the HAProxy unit: {step!r}")
+
+    def _check(self, step: Check, ctx: RunContext, mem: HaproxyMemory) -> None:
+        """``haproxy -c`` the new text, once per distinct text: a refused text is remembered and refused
+        again without running HAProxy (resyncs come every 30 s). When refused, the last good config
+        keeps serving, and is started again if its HAProxy died meanwhile."""
+        try:
+            if step.refused is not None:
+                raise ConfigRejected(step.refused)
+            checking = ctx.scratch.pop("haproxy.checking", None) if step.background else None
+            if checking is not None:
+                checking.result()  # the check started in the background on this same text
+            else:
+                self.process.check(step.text, ctx.paths)
+        except ConfigRejected as exc:
+            mem.refused = (step.text, exc.output)
+            if step.restore is not None:
+                self.process.ensure_running(ctx.paths, ctx.ns)
+                _mark_loaded(ctx.paths, step.restore)
+            raise
+        mem.refused = None
+
+    def _first_start(self, step: FirstStart, ctx: RunContext, mem: HaproxyMemory) -> None:
+        if step.refused is not None:
+            raise ConfigRejected(step.refused)
+        p, paths = self.process, ctx.paths
+        p.stage(step.text, paths)
+        p.swap(paths)
+        try:
+            p.ensure_running(paths, ctx.ns)
+        except HaproxyError:
+            paths.cfg.unlink(missing_ok=True)  # unchecked: it is not a live config until HAProxy ran it
+            self._check(Check(step.text), ctx, mem)  # raises ConfigRejected if refused
+            p.swap(paths)  # checked after all: the failure was elsewhere; retried from here
+            raise
+
+    def _live_apply(self, commands: tuple[Command, ...], paths: LbPaths) -> set[str]:
+        pending: set[str] = set()
+        for cmd in commands:
+            try:
+                answer = self.process.runtime(paths, cmd.text).strip()
+            except Exception as exc:
+                answer = f"<{exc}>"
+            if answer == cmd.expect:
+                continue
+            if cmd.best_effort:
+                pending.add(cmd.text)
+                continue
+            log.warning("runtime change of %s failed at %r (%s); reloading instead", paths.lb_id, cmd.text, answer)
+            raise NotLive(cmd.text)
+        return pending
+
+    def _retry_deletes(self, paths: LbPaths, mem: HaproxyMemory) -> None:
+        """``del server`` for servers removed live that still had connections: retried on later passes
+        until HAProxy takes it (they sit in maintenance meanwhile; a reload drops them too)."""
+        for command in sorted(mem.pending_deletes):
+            try:
+                answer = self.process.runtime(paths, command).strip()
+            except Exception as exc:
+                log.debug("retry %r for %s: %s", command, paths.lb_id, exc)
+                continue
+            if answer in ("Server deleted.", "No such server."):
+                mem.pending_deletes.discard(command)
+
+
+def _mark_loaded(paths: LbPaths, text: str) -> None:
+    tmp = paths.loaded.with_suffix(".tmp")
+    tmp.write_text(_digest(text))
+    tmp.replace(paths.loaded)
+
+
+__all__ = [
+    "Check", "CheckInBackground", "CheckLive", "FirstStart", "ForgetDeletes", "HaproxyMemory", "HaproxyRecord",
+    "HaproxyUnit", "KeepPendingDeletes", "LiveApply", "MarkLoaded", "Refuse", "Reload", "RetryDeletes",
+    "SaveServerState", "Start", "Swap",
+]  # fmt: skip
