@@ -82,6 +82,33 @@ class LbPaths:
         return self.directory / "epoch"
 
     @property
+    def keepalived_cfg(self) -> Path:
+        """keepalived's config (ACTIVE_STANDBY only); ``keepalived_cfg_new`` is the checked candidate."""
+        return self.directory / "keepalived.conf"
+
+    @property
+    def keepalived_cfg_new(self) -> Path:
+        return self.directory / "keepalived.conf.new"
+
+    @property
+    def keepalived_pid(self) -> Path:
+        return self.directory / "keepalived.pid"
+
+    @property
+    def vrrp_pid(self) -> Path:
+        """keepalived's VRRP child process."""
+        return self.directory / "vrrp.pid"
+
+    @property
+    def track(self) -> Path:
+        """HAProxy's health as keepalived tracks it: ``0`` healthy, anything else FAULT (agent-written)."""
+        return self.directory / "haproxy.track"
+
+    @property
+    def keepalived_log(self) -> Path:
+        return self.directory / "keepalived.log"
+
+    @property
     def log(self) -> Path:
         """HAProxy's start-up output (alerts before it daemonizes); not the traffic log."""
         return self.directory / "haproxy.log"

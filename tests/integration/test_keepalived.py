@@ -100,3 +100,40 @@ def test_the_vip_follows_the_track_file(vrrp_ns: str, tmp_path: Path) -> None:
         logf.close()
     out = log.read_text()
     assert "(rckv) Entering MASTER STATE" in out and "Unknown keyword" not in out and "WARNING" not in out, out
+
+
+def test_the_daemon_checks_starts_adopts_reloads_and_stops(vrrp_ns: str, tmp_path: Path) -> None:
+    """``KeepalivedDaemon`` as the keepalived unit drives it, on a real keepalived in our namespace."""
+    from lbaas.agent.keepalived.process import KeepalivedDaemon, KeepalivedRejected
+    from lbaas.agent.paths import LbPaths
+
+    paths = LbPaths(tmp_path, "lb-rckv")
+    paths.ensure()
+    daemon = KeepalivedDaemon()
+
+    def spec(*vips: str) -> KeepalivedSpec:
+        return KeepalivedSpec(name="rckv", interface="vipk0", vips=tuple((v, 24) for v in vips),
+                              virtual_router_id=43, priority=100, unicast_src_ip="10.231.250.11",
+                              unicast_peers=("10.231.250.12",), track_file=str(paths.track))  # fmt: skip
+
+    with pytest.raises(KeepalivedRejected, match="nopreempt_typo"):
+        daemon.check(render_keepalived(spec(VIP)).replace("nopreempt", "nopreempt_typo"), paths, vrrp_ns)
+    daemon.check(render_keepalived(spec(VIP)), paths, vrrp_ns)
+    daemon.swap(paths)
+    pid = daemon.ensure_running(paths, vrrp_ns)
+    try:
+        assert daemon.running_in(paths, vrrp_ns) == pid
+        assert daemon.ensure_running(paths, vrrp_ns) == pid  # adopted, not started twice
+        wait_for("track file initialised", paths.track.exists)
+        write(paths.track, "0\n")
+        wait_for("MASTER: the VIP is up", lambda: has_vip(vrrp_ns))
+        daemon.check(render_keepalived(spec(VIP, "10.231.250.20")), paths, vrrp_ns)
+        daemon.swap(paths)
+        daemon.reload(paths)  # SIGHUP: the new VIP joins, same process
+        wait_for("the second VIP", lambda: " 10.231.250.20/" in subprocess.run(
+            ["ip", "-n", vrrp_ns, "-o", "addr", "show", "dev", "vipk0"], capture_output=True, text=True).stdout)
+        assert daemon.is_running(paths) == pid
+    finally:
+        daemon.stop(paths)
+    assert daemon.is_running(paths) is None
+    assert subprocess.run(["ip", "netns", "pids", vrrp_ns], capture_output=True, text=True).stdout.strip() == ""
