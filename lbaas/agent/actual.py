@@ -13,17 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lbaas.agent.netns.base import NetworkPlug, Plumber, PortPlug
-from lbaas.agent.paths import LbPaths
+from lbaas.agent.paths import LbPaths, read_file
 from lbaas.agent.plan import HostRecord
 from lbaas.agent.units import Unit
 
 
 def _read(path: Path, *, strip: bool = True) -> str | None:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return None
-    return text.strip() if strip else text
+    text = read_file(path)
+    return text.strip() if strip and text is not None else text
 
 
 def parse_network(text: str | None) -> tuple[NetworkPlug | None, str | None]:
@@ -40,8 +37,8 @@ def observe_host(
     paths: LbPaths, ns: str, plug: PortPlug | None, units: Sequence[Unit], plumber: Plumber
 ) -> HostRecord:
     """What the host holds for the LB of ``paths`` (``plug``: the VIP port whose liveness to read)."""
-    directory = paths.directory.is_dir()
     epoch_text = _read(paths.epoch, strip=False)
+    directory = epoch_text is not None or paths.directory.is_dir()
     epoch = int(epoch_text or 0) if epoch_text is not None else None
     network_text = _read(paths.network, strip=False)
     network, _ = parse_network(network_text)

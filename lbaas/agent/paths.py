@@ -11,11 +11,28 @@ that instead of letting HAProxy fail at bind time with an obscure message.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 UNIX_PATH_MAX = 107  # sizeof(sun_path) - 1
+
+
+def read_file(path: Path) -> str | None:
+    """A small state file's text, or None when it does not exist. Raw ``os.read``: about twice as fast as
+    ``Path.read_text`` (no text wrapper), and a resync reads a few of these for every LB."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode()
 
 
 @dataclass(frozen=True)
@@ -28,8 +45,8 @@ class LbPaths:
         if not self.lb_id or "/" in self.lb_id or self.lb_id in (".", "..") or "\0" in self.lb_id:
             raise ValueError(f"bad load balancer id {self.lb_id!r}")
 
-    @property
-    def directory(self) -> Path:
+    @functools.cached_property
+    def directory(self) -> Path:  # cached: every other path derives from it, on every reconcile
         return self.state_dir / "lb" / self.lb_id
 
     @property

@@ -176,8 +176,12 @@ def plan_ensure(
     ns: str,
     now: float,
     full_check_interval: float,
+    plug: PortPlug | None = None,
 ) -> Plan:
-    """The steps that converge the host to ``desired``; ``units`` are those ``rendered`` has files for."""
+    """The steps that converge the host to ``desired``; ``units`` are those ``rendered`` has files for.
+    ``plug``: ``PortPlug.from_vip(desired.vip)`` when the caller has it already (it is not free)."""
+    plug = plug if plug is not None else PortPlug.from_vip(desired.vip)
+    plugged = plug_digest(ns, plug)
     steps: list[Step] = []
     known_epoch = memory.epoch if memory.epoch is not None else record.epoch
     if known_epoch is not None and known_epoch != desired.binding_epoch:
@@ -185,7 +189,7 @@ def plan_ensure(
         steps += [StopUnit(u.name) for u in units]
         steps += [RemoveNamespace(ns), ForgetPlumbing(), Adopt(False)]
         record = record.after_replace(units)
-    network = network_plug(desired.vip)
+    network = plug.network
     if memory.network != network:
         steps.append(RecordNetwork(network, write=record.network_text != network_json(network)))
     store_epoch = StoreEpoch(desired.binding_epoch, write=known_epoch != desired.binding_epoch)
@@ -193,12 +197,11 @@ def plan_ensure(
         u.plan(UnitView(desired, rendered[u.name], record.units.get(u.name), memory.units.get(u.name), memory.applied))
         for u in units
     ]
-    plug = PortPlug.from_vip(desired.vip)
 
     # converged: confirmed from files and liveness alone (what a resync of thousands costs)
     last = memory.verified
     trusted = full_check_interval > 0 and (last is None or now - last < full_check_interval)
-    if trusted and record.plumbed == plug_digest(ns, plug) and record.port_alive and all(p.converged for p in plans):
+    if trusted and record.plumbed == plugged and record.port_alive and all(p.converged for p in plans):
         if last is None:
             steps.append(MarkVerified(jitter=True))
         if memory.applied is None:
@@ -206,7 +209,7 @@ def plan_ensure(
         return Plan((*steps, store_epoch, SetApplied(desired)))
 
     full: list[Step] = [s for p in plans for s in p.pre]
-    full.append(Plumb(ns, network, plug, mark=record.plumbed != plug_digest(ns, plug)))
+    full.append(Plumb(ns, network, plug, mark=record.plumbed != plugged))
     full += [s for p in plans for s in p.post]
     full += [store_epoch, SetApplied(desired), MarkVerified()]
 

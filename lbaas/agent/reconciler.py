@@ -216,10 +216,11 @@ class Reconciler:
             if r is not None:
                 rendered[unit.name] = r
         units = [u for u in self.units if u.name in rendered]
-        record = observe_host(paths, ns, PortPlug.from_vip(desired.vip), units, self.plumber)
+        plug = PortPlug.from_vip(desired.vip)
+        record = observe_host(paths, ns, plug, units, self.plumber)
         plan = plan_ensure(
             desired, rendered, record, mem, units,
-            ns=ns, now=time.monotonic(), full_check_interval=self.config.full_check_interval,
+            ns=ns, now=time.monotonic(), full_check_interval=self.config.full_check_interval, plug=plug,
         )  # fmt: skip
         self.executor.run(plan, RunContext(paths, ns, mem))
 

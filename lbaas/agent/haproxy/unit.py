@@ -28,13 +28,14 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from lbaas.agent.haproxy.options import RenderOptions
 from lbaas.agent.haproxy.process import ConfigRejected, HaproxyError, HaproxyProcess
 from lbaas.agent.haproxy.render import render_haproxy
 from lbaas.agent.haproxy.runtime_plan import Command, plan_runtime
-from lbaas.agent.paths import LbPaths
+from lbaas.agent.paths import LbPaths, read_file
 from lbaas.agent.plan import Adopt
 from lbaas.agent.plan import digest as _digest
 from lbaas.agent.units import NotLive, Rendered, RunContext, Step, UnitPlan, UnitStep, UnitView
@@ -46,12 +47,9 @@ CFG = "haproxy.cfg"
 DELETE_RETRY_S = 2.0
 
 
-def _read(path: Any, *, strip: bool = True) -> str | None:
-    try:
-        text: str = path.read_text()
-    except FileNotFoundError:
-        return None
-    return text.strip() if strip else text
+def _read(path: Path, *, strip: bool = True) -> str | None:
+    text = read_file(path)
+    return text.strip() if strip and text is not None else text
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from lbaas.agent.keepalived.process import KeepalivedProcess
 from lbaas.agent.keepalived.render import KeepalivedSpec, render_keepalived
-from lbaas.agent.paths import LbPaths
+from lbaas.agent.paths import LbPaths, read_file
 from lbaas.agent.plan import digest
 from lbaas.agent.units import Rendered, RunContext, Step, UnitPlan, UnitStep, UnitView
 from lbaas.domain.spec import LoadBalancerSpec
@@ -90,11 +90,7 @@ class KeepalivedUnit:
         in_ns = pid is not None
         if pid is None:
             pid = self.process.is_running(paths)
-        try:
-            cfg: str | None = paths.keepalived_cfg.read_text()
-        except FileNotFoundError:
-            cfg = None
-        return KeepalivedRecord(cfg, pid, in_ns)
+        return KeepalivedRecord(read_file(paths.keepalived_cfg), pid, in_ns)
 
     def stopped(self, record: KeepalivedRecord) -> KeepalivedRecord:
         return KeepalivedRecord(record.cfg, None, False)
