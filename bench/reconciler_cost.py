@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import shutil
 import statistics
 import tempfile
 import time
@@ -68,7 +69,8 @@ def measure(changes: int, passes: int) -> dict[str, float]:
     lb_id = f"rcb-{tok}"
     naming = Naming(vip_prefix="rcv", tap_prefix="rct", bridge_prefix="rcb", tagger_prefix="rcg")
     source = _Source()
-    rec = Reconciler(config=AgentConfig(state_dir=Path(tempfile.mkdtemp(prefix="rcb", dir="/tmp"))), source=source,
+    state_dir = Path(tempfile.mkdtemp(prefix="rcb", dir="/tmp"))
+    rec = Reconciler(config=AgentConfig(state_dir=state_dir), source=source,
                      reporter=_Reports(), haproxy=MasterWorkerHaproxy(),
                      plumber=Pyroute2Plumber(naming, neigh_gc_thresh=None, send_garp=False))  # fmt: skip
     live: list[float] = []
@@ -94,6 +96,7 @@ def measure(changes: int, passes: int) -> dict[str, float]:
     finally:
         source.specs.clear()
         rec.reconcile(lb_id)  # teardown
+        shutil.rmtree(state_dir, ignore_errors=True)
     ms = 1000.0
     return {
         "first_ms": first * ms,
