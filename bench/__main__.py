@@ -24,6 +24,7 @@ BENCHMARKS = {
     "density": ("bench.density", "5. Density"),
     "api": ("bench.api", "6. API"),
     "failover": ("bench.failover", "7. Failover"),
+    "tls": ("bench.tls", "8. TLS"),
 }
 
 

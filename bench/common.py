@@ -409,6 +409,7 @@ class FloorLb:
     balance: str = "roundrobin"
     weights: dict[str, int] = field(default_factory=dict)
     mac: str = field(default_factory=floor_mac)
+    tls_crts: tuple[str, ...] = ()  # PEM files: a TLS frontend each on 443, 444, …
 
     @property
     def ns(self) -> str:
@@ -423,7 +424,8 @@ class FloorLb:
         return {**os.environ, "NS": self.ns, "TAP": self.tap, "BRIDGE": self.bridge, "MAC": self.mac,
                 "VIP": self.vip, "PLEN": str(self.prefixlen), "DIR": str(self.workdir), "MEMBERS": members,
                 "CHECK": "1" if self.check else "0", "TCP_PORT": str(self.tcp_port or ""),
-                "CLASSIC": "1" if self.classic else "0", "BALANCE": self.balance}  # fmt: skip
+                "CLASSIC": "1" if self.classic else "0", "BALANCE": self.balance,
+                "TLS_CRTS": " ".join(self.tls_crts)}  # fmt: skip
 
     def _script(self, script: str, action: str) -> None:
         r = subprocess.run(["sh", str(FLOOR_DIR / script), action], env=self.env(), capture_output=True,

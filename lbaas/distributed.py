@@ -28,6 +28,8 @@ from types import FrameType
 import uvicorn
 
 from lbaas.api.app import create_app
+from lbaas.api.auth import uvicorn_tls
+from lbaas.api.metrics import ServiceMetrics
 from lbaas.bus.base import Nudger
 from lbaas.bus.router import NudgeRouter
 from lbaas.config import KEEP_ALIVE_S, Settings
@@ -80,10 +82,13 @@ def run_api(settings: Settings, *, log_level: str = "info") -> None:
     db = Database(settings.db_url())
     providers = build_providers(settings, db)
     haproxy = providers["haproxy"]
-    router = NudgeRouter(db, make_nudger(settings))
+    nudger = make_nudger(settings)
+    router = NudgeRouter(db, nudger)
     if isinstance(haproxy, HaproxyProvider):
         haproxy.connect(router.deliver)
     env = ServiceEnv(settings=settings, providers=providers, default_provider=settings.provider)
+    metrics = ServiceMetrics()
+    _watch_nudger(metrics, nudger)
 
     def nudge(ids: set[str]) -> None:
         for prov in providers.values():
@@ -91,11 +96,31 @@ def run_api(settings: Settings, *, log_level: str = "info") -> None:
 
     db.on_commit = nudge
     db.before_commit = env.validate_touched
-    app = create_app(db=db, env=env)
+    app = create_app(db=db, env=env, metrics=metrics)
     sock = _reuseport_socket(settings.bind)
     log.info("lbaas api on http://%s (database %s)", settings.bind, db.url)
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, timeout_keep_alive=KEEP_ALIVE_S))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level=log_level, access_log=False, timeout_keep_alive=KEEP_ALIVE_S,
+                       **uvicorn_tls(settings))  # type: ignore[arg-type]  # fmt: skip
+    )
     server.run(sockets=[sock])
+
+
+def _watch_nudger(metrics: ServiceMetrics, nudger: Nudger) -> None:
+    connections = getattr(nudger, "connections", None)
+    if isinstance(connections, int):
+        metrics.watch_bus("publisher", lambda: int(getattr(nudger, "connections", 0)))
+
+
+def serve_metrics(metrics: ServiceMetrics, bind: str | None) -> None:
+    """Processes without the API (controller, agent) serve their /metrics on ``metrics_bind``, if set."""
+    if not bind:
+        return
+    from prometheus_client import start_http_server
+
+    host, _, port = bind.rpartition(":")
+    start_http_server(int(port), addr=host or "127.0.0.1", registry=metrics.registry)
+    log.info("metrics on http://%s/metrics", bind)
 
 
 def _until_signal() -> threading.Event:
@@ -114,9 +139,10 @@ def run_controller(settings: Settings) -> None:
     from lbaas.scheduler.placement import policy
 
     db = Database(settings.db_url())
+    nudger = make_nudger(settings)
     controller = Controller(
         db,
-        make_nudger(settings),
+        nudger,
         providers=provider_names(settings, "haproxy"),
         timing=timing(settings),
         max_dead_share=settings.failover_max_dead_share,
@@ -124,6 +150,10 @@ def run_controller(settings: Settings) -> None:
         interval=settings.controller_interval,
         breaker_hold=settings.failover_breaker_hold,
     )
+    metrics = ServiceMetrics()
+    metrics.watch_controller(controller)
+    _watch_nudger(metrics, nudger)
+    serve_metrics(metrics, settings.metrics_bind)
     stop = _until_signal()
     thread = threading.Thread(target=controller.run, name="controller", daemon=True)
     thread.start()
@@ -135,6 +165,7 @@ def run_controller(settings: Settings) -> None:
 
 def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False) -> None:
     """An agent on this host. ``fake_dataplane`` keeps HAProxy and namespaces in memory (tests only)."""
+    from lbaas.agent import accesslog
     from lbaas.agent.haproxy.process import FakeHaproxyProcess, HaproxyProcess, MasterWorkerHaproxy
     from lbaas.agent.netns.base import Plumber
     from lbaas.agent.netns.fake import FakePlumber
@@ -151,6 +182,15 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
     reporter = ApiReporter(client, host=settings.host)
     plumber: Plumber
     haproxy: HaproxyProcess
+    logs = None
+    if not fake_dataplane:
+
+        def project_of(lb_id: str) -> str | None:
+            spec = source.get(lb_id)
+            return spec.project_id if spec is not None else None
+
+        logs = accesslog.from_settings(settings, project_of)
+        logs.start()
     if fake_dataplane:
         plumber, haproxy = FakePlumber(), FakeHaproxyProcess()
     else:
@@ -166,6 +206,7 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
             nbthread=settings.haproxy_nbthread,
             default_listener_maxconn=settings.haproxy_default_maxconn,
             maxconn_cap=settings.haproxy_maxconn_cap,
+            access_log=logs.render_options if logs is not None else None,
         ),
         source=source,
         reporter=reporter,
@@ -184,6 +225,8 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
     except Exception as exc:
         log.warning("API unreachable at start (%s); serving what runs, retrying", exc)
     stop = _until_signal()
+    metrics = ServiceMetrics()
+    metrics.watch_queue(agent.queue)
     agent.start()
     consumer = None
     if settings.amqp_url:
@@ -191,8 +234,20 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
 
         consumer = AmqpConsumer(settings.amqp_url, host=settings.host, handler=agent, prefix=settings.amqp_prefix)
         consumer.start()
+        metrics.watch_bus("consumer", lambda: consumer.connections if consumer is not None else 0)
+    serve_metrics(metrics, settings.metrics_bind)
     log.info("lbaas agent %s (zone %s) using %s", settings.host, settings.availability_zone, endpoint)
+    log_server = None
+    if settings.agent_logs_bind:
+        from lbaas.agent.logserver import LogServer
+
+        log_server = LogServer(settings.agent_logs_bind, settings.state_dir, settings.internal_secret)
+        log_server.start()
     stop.wait()
+    if log_server is not None:
+        log_server.stop()
     if consumer is not None:
         consumer.stop()
     agent.stop()
+    if logs is not None:
+        logs.stop()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 
 import uvicorn
 
 from lbaas.api.app import create_app
+from lbaas.api.auth import uvicorn_tls
+from lbaas.api.metrics import ServiceMetrics
 from lbaas.config import KEEP_ALIVE_S, Settings
 from lbaas.db.lifecycle import pending_lb_ids
 from lbaas.db.migrate import upgrade
+from lbaas.db.models import LoadBalancer
 from lbaas.db.session import Database
 from lbaas.providers.haproxy_ns import HaproxyProvider
 from lbaas.services.env import ServiceEnv
@@ -19,8 +23,11 @@ from lbaas.services.wiring import provider_names as _names
 log = logging.getLogger(__name__)
 
 
-def start_agent(settings: Settings, db: Database, provider: HaproxyProvider) -> object:
+def start_agent(
+    settings: Settings, db: Database, provider: HaproxyProvider, metrics: ServiceMetrics | None = None
+) -> object:
     """The in-process agent for the haproxy provider (needs root, haproxy and iproute2)."""
+    from lbaas.agent import accesslog
     from lbaas.agent.haproxy.process import MasterWorkerHaproxy
     from lbaas.agent.netns.pyroute2_plumber import Pyroute2Plumber
     from lbaas.agent.observe import Observer
@@ -28,11 +35,22 @@ def start_agent(settings: Settings, db: Database, provider: HaproxyProvider) -> 
     from lbaas.agent.reporter import DbReporter
     from lbaas.agent.runtime import Agent
     from lbaas.agent.source import DbSource
+    from lbaas.services.secrets import store_for
 
     source = DbSource(
-        db, host=settings.host, providers=_names(settings, "haproxy"), availability_zone=settings.availability_zone
+        db, host=settings.host, providers=_names(settings, "haproxy"), availability_zone=settings.availability_zone,
+        tls=store_for(settings),
     )
     reporter = DbReporter(db, host=settings.host)
+
+    def project_of(lb_id: str) -> str | None:
+        with db.read() as s:
+            lb = s.get(LoadBalancer, lb_id)
+            return lb.project_id if lb is not None else None
+
+    logs = accesslog.from_settings(settings, project_of)
+    logs.start()
+    atexit.register(logs.stop)  # remove the sockets; a restarted agent binds them again on its first resync
     reconciler = Reconciler(
         config=AgentConfig(
             state_dir=settings.state_dir,
@@ -42,6 +60,7 @@ def start_agent(settings: Settings, db: Database, provider: HaproxyProvider) -> 
             nbthread=settings.haproxy_nbthread,
             default_listener_maxconn=settings.haproxy_default_maxconn,
             maxconn_cap=settings.haproxy_maxconn_cap,
+            access_log=logs.render_options,
         ),
         source=source,
         reporter=reporter,
@@ -56,6 +75,8 @@ def start_agent(settings: Settings, db: Database, provider: HaproxyProvider) -> 
         observer=observer.observe,
         heartbeat=source.heartbeat,
     )
+    if metrics is not None:
+        metrics.watch_queue(agent.queue)
     provider.connect(agent.nudge)
     agent.start()
     return agent
@@ -79,14 +100,18 @@ def run_embedded(settings: Settings, *, log_level: str = "info") -> None:
     db.on_commit = nudge
     db.before_commit = env.validate_touched
     haproxy = providers["haproxy"]
+    metrics = ServiceMetrics()
     if settings.provider == "haproxy" and isinstance(haproxy, HaproxyProvider):
-        start_agent(settings, db, haproxy)
+        start_agent(settings, db, haproxy, metrics)
     with db.read() as s:
         pending = pending_lb_ids(s)
     if pending:  # anything a previous run left pending is reconciled now (state, not messages)
         nudge(set(pending))
     host, _, port = settings.bind.rpartition(":")
-    app = create_app(db=db, env=env)
-    log.info("lbaas serving on http://%s:%s (provider %s, database %s)", host, port, settings.provider, url)
+    app = create_app(db=db, env=env, metrics=metrics)
+    app.state.local_logs = settings.state_dir  # the agent is in this process: its LBs' access logs are here
+    tls = uvicorn_tls(settings)
+    log.info("lbaas serving on %s://%s:%s (provider %s, database %s, auth %s)", "https" if tls else "http", host, port,
+             settings.provider, url, settings.auth_strategy)  # fmt: skip
     uvicorn.run(app, host=host or "127.0.0.1", port=int(port), log_level=log_level, access_log=False,
-                timeout_keep_alive=KEEP_ALIVE_S)  # fmt: skip
+                timeout_keep_alive=KEEP_ALIVE_S, **tls)  # type: ignore[arg-type]  # fmt: skip

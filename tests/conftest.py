@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,6 +19,7 @@ from lbaas.db.base import Base
 from lbaas.db.migrate import upgrade
 from lbaas.db.session import Database
 from lbaas.providers.noop import NoopProvider
+from lbaas.services import tokens
 from lbaas.services.env import ServiceEnv
 
 PG_ADMIN_URL = os.environ.get("LBAAS_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -103,8 +105,15 @@ def db_url(
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(state_dir=tmp_path, provider="noop")
+def auth_strategy() -> str:
+    """The ``client`` fixture's auth strategy. Token mode, so tests can act as a project and roles (see
+    ``IdentityClient``); a module overrides this fixture to test noauth."""
+    return "token"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, auth_strategy: str) -> Settings:
+    return Settings(state_dir=tmp_path, provider="noop", auth_strategy=auth_strategy)
 
 
 @pytest.fixture
@@ -126,10 +135,54 @@ def app_env(settings: Settings, provider: NoopProvider) -> ServiceEnv:
     return ServiceEnv(settings=settings, providers={"noop": provider}, default_provider="noop")
 
 
+class IdentityClient(TestClient):
+    """A TestClient that acts as a project with roles through real tokens (token mode).
+
+    A request is sent with a token from the app's database (made once per (project, roles) with the
+    token service, checked by the real auth middleware): by default the administrator of the default
+    project; ``X-Project-Id``/``X-Tenant-Id`` and ``X-Roles`` in a request's headers choose another
+    identity (roles default to ``member``) and are replaced by that identity's ``X-Auth-Token``. A request
+    that sets ``X-Auth-Token`` itself is sent as it is. In noauth mode headers pass unchanged.
+    """
+
+    default_project = "lbaas-default"
+
+    def __init__(self, app: Any, database: Database, strategy: str, **kw: Any) -> None:
+        super().__init__(app, **kw)
+        self.database = database
+        self.strategy = strategy
+        self._tokens: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    def token_for(self, project: str, roles: Iterable[str] = ("member",)) -> str:
+        key = (project, tuple(sorted({r.strip().lower() for r in roles if r.strip()})))
+        if key not in self._tokens:
+            with self.database.write() as s:
+                _, self._tokens[key] = tokens.create(s, project_id=project, roles=list(key[1]))
+        return self._tokens[key]
+
+    def as_(self, project: str, *roles: str) -> dict[str, str]:
+        """Headers that act as ``project`` with ``roles`` (default: member)."""
+        return {"X-Auth-Token": self.token_for(project, roles or ("member",))}
+
+    def request(self, method: str, url: Any, **kw: Any) -> Any:  # type: ignore[override]
+        if self.strategy == "token":
+            headers = {k.lower(): v for k, v in dict(kw.get("headers") or {}).items()}
+            if "x-auth-token" not in headers:
+                project = headers.pop("x-project-id", None) or headers.pop("x-tenant-id", None)
+                roles = headers.pop("x-roles", None)
+                if project is None and roles is None:
+                    roles_list = ["admin"]
+                else:
+                    roles_list = [r for r in (roles or "member").split(",") if r.strip()]
+                headers["x-auth-token"] = self.token_for(project or self.default_project, roles_list)
+                kw["headers"] = headers
+        return super().request(method, url, **kw)
+
+
 @pytest.fixture
-def client(database: Database, app_env: ServiceEnv, provider: NoopProvider) -> Iterator[TestClient]:
+def client(database: Database, app_env: ServiceEnv, provider: NoopProvider) -> Iterator[IdentityClient]:
     database.on_commit = provider.nudge
     database.before_commit = app_env.validate_touched
     app = create_app(db=database, env=app_env)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with IdentityClient(app, database, app_env.settings.auth_strategy, raise_server_exceptions=False) as c:
         yield c

@@ -1,6 +1,6 @@
 # Sourced by provision.sh and reload.sh: writes the hand-made HAProxy config for the floor.
 # Parameters (environment): VIP, DIR, MEMBERS ("ip:port:weight ..."), CHECK (1 = HTTP health check),
-# TCP_PORT (empty = no TCP listener; else a TCP listener there to the same members), BALANCE, CLASSIC
+# TLS_CRTS (PEM files: a TLS frontend on 443, 444, …), TCP_PORT (empty = no TCP listener; else a TCP listener there to the same members), BALANCE, CLASSIC
 # (1 = the neutron-lbaas style daemon restarted with -sf; 0 = master-worker, reloaded through the master).
 # The HTTP backend adds X-Forwarded-For: one-arm mode hides the client's address from the members, so a
 # hand-written one-arm HTTP balancer must add it too to do the same work as ours (it costs a few % of
@@ -38,6 +38,13 @@ CFG
         addr=${m%:*}
         weight=${m##*:}
         echo "    server m$i $addr weight $weight$chk"
+    done
+    # TLS_CRTS (space-separated PEM files): one TLS frontend each, on 443, 444, … to the same backend.
+    port=443
+    for crt in ${TLS_CRTS:-}; do
+        printf 'frontend fe_https_%s\n    mode http\n    bind %s:%s ssl crt %s\n    default_backend be_http\n' \
+            "$port" "$VIP" "$port" "$crt"
+        port=$((port + 1))
     done
     if [ -n "${TCP_PORT:-}" ]; then
         printf 'frontend fe_tcp\n    mode tcp\n    bind %s:%s\n    default_backend be_tcp\n' "$VIP" "$TCP_PORT"

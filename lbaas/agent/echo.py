@@ -3,7 +3,7 @@
 Every request (any method, any path) gets ``200`` and a JSON body::
 
     {"host": <name>, "peer": <client address as seen>, "port": <client port>, "path": <path>,
-     "headers": {<every X-Forwarded-* header>}}
+     "headers": {<every X-Forwarded-* and X-SSL-* header>}}
 
 so a test can tell which member answered, that the member saw the VIP as the source (one-arm mode), and
 what the LB inserted. A query ``?set-cookie=<name>=<value>`` (repeatable) adds ``Set-Cookie: <name>=<value>``
@@ -56,7 +56,7 @@ class EchoHandler(BaseHTTPRequestHandler):
             "peer": peer,
             "port": int(self.client_address[1]),
             "path": self.path,
-            "headers": {k: v for k, v in self.headers.items() if k.lower().startswith("x-forwarded-")},
+            "headers": {k: v for k, v in self.headers.items() if k.lower().startswith(("x-forwarded-", "x-ssl-"))},
         }).encode()
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
         cookies = [c for c in query.get("set-cookie", []) if _COOKIE.match(c)]

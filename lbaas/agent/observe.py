@@ -33,7 +33,7 @@ from lbaas.agent.haproxy.stats import (
 from lbaas.agent.paths import LbPaths
 from lbaas.agent.reporter import GAUGES, StatusReporter
 from lbaas.domain.spec import LoadBalancerSpec
-from lbaas.domain.status import ListenerCounters, compute_statuses, listener_counters
+from lbaas.domain.status import ListenerCounters, compute_statuses, listener_counters, member_counters
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,8 @@ class Observer:
             self._reporter.operating(lb_id, changed)
             self._statuses[lb_id] = statuses
             save_statuses(paths.directory / STATUSES_FILE, spec.generation, spec.binding_epoch, statuses)
-        self._report_counters(lb_id, paths.directory / BASELINE_FILE, worker, listener_counters(spec, rows))
+        counters = {**listener_counters(spec, rows), **member_counters(spec, rows)}  # members keyed member:<id>
+        self._report_counters(lb_id, paths.directory / BASELINE_FILE, worker, counters)
         self._seen[lb_id] = seen  # only once everything was reported: a failed report is retried next tick
         return True
 

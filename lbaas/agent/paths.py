@@ -50,6 +50,11 @@ class LbPaths:
         return self.state_dir / "lb" / self.lb_id
 
     @property
+    def certs(self) -> Path:
+        """TLS material (0700; files 0600, named by the SHA-256 of their content)."""
+        return self.directory / "certs"
+
+    @property
     def cfg(self) -> Path:
         return self.directory / "haproxy.cfg"
 

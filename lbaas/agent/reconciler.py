@@ -54,6 +54,8 @@ class AgentConfig:
     default_listener_maxconn: int | None = None  # None: RenderOptions' default
     maxconn_cap: int | None = None
     render_options: Callable[[LbPaths], RenderOptions] | None = None
+    # Adds the access-log target and format to each LB's options (lbaas.agent.accesslog); None: no logs.
+    access_log: Callable[[LbPaths, RenderOptions], RenderOptions] | None = None
     # How long a converged LB may be confirmed by the cheap path (``lbaas.agent.plan``: converged) before a
     # full pass (every ``ensure_*`` inside its namespace) runs again; 0 = always the full pass.
     full_check_interval: float = 1800.0
@@ -97,19 +99,24 @@ class Reconciler:
         return {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
 
     def options(self, paths: LbPaths) -> RenderOptions:
+        # TLS material goes to the LB's certs/ (the HAProxy unit writes it there: ``lbaas.agent.haproxy.unit``)
         if self.config.render_options is not None:
-            return self.config.render_options(paths)
+            opts = self.config.render_options(paths)
+            return opts if opts.cert_dir else replace(opts, cert_dir=str(paths.certs))
         opts = RenderOptions(
             stats_socket_path=str(paths.stats_sock),
             server_state_file=str(paths.server_state),
             user=self.config.haproxy_user,
             group=self.config.haproxy_group,
             nbthread=self.config.nbthread,
+            cert_dir=str(paths.certs),
         )
         if self.config.default_listener_maxconn is not None:
             opts = replace(opts, default_listener_maxconn=self.config.default_listener_maxconn)
         if self.config.maxconn_cap is not None:
             opts = replace(opts, maxconn_cap=self.config.maxconn_cap)
+        if self.config.access_log is not None:
+            opts = self.config.access_log(paths, opts)
         return opts
 
     # ------------------------------------------------------------------ what others may ask

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from lbaas.db import models as m
 from lbaas.db.base import utcnow
 from lbaas.db.session import Database
-from lbaas.db.to_spec import to_spec
+from lbaas.db.to_spec import TlsResolver, to_spec
 from lbaas.domain.spec import LoadBalancerSpec
 
 
@@ -45,8 +45,10 @@ PREFETCH_CHUNK = 500
 class DbSource:
     """Embedded: this agent is the only one, so it claims every unbound LB of its providers."""
 
-    def __init__(self, db: Database, *, host: str, providers: Iterable[str], availability_zone: str | None = None):
+    def __init__(self, db: Database, *, host: str, providers: Iterable[str], availability_zone: str | None = None,
+                 tls: TlsResolver | None = None):
         self._db = db
+        self._tls = tls
         self._providers = tuple(providers)
         self._lock = threading.Lock()
         self._prefetched: dict[str, LoadBalancerSpec] = {}
@@ -120,7 +122,7 @@ class DbSource:
                         held += s.scalars(select(model).where(model.id.in_(keys))).all()
                 for lb in lbs:
                     try:
-                        specs[lb.id] = to_spec(s, lb)
+                        specs[lb.id] = to_spec(s, lb, self._tls)
                     except LookupError:
                         continue  # get() reports it in its own turn
         with self._lock:
@@ -162,10 +164,10 @@ class DbSource:
             if lb is None or lb.provider not in self._providers:
                 return None
             if lb.agent_id == self.agent_id:
-                return to_spec(s, lb)
+                return to_spec(s, lb, self._tls)
             if lb.agent_id is not None:
                 return None
         self._claim(lb_id)  # unbound: claim it (embedded scheduling), then read again
         with self._db.read() as s:
             lb = s.get(m.LoadBalancer, lb_id)
-            return to_spec(s, lb) if lb is not None and lb.agent_id == self.agent_id else None
+            return to_spec(s, lb, self._tls) if lb is not None and lb.agent_id == self.agent_id else None

@@ -49,6 +49,8 @@ class WorkQueue:
         self._seq = 0
         self._stopped = False
         self._threads: list[threading.Thread] = []
+        # Called after every run with (seconds, ok): the service metrics' reconcile histogram.
+        self.observe: Callable[[float, bool], None] | None = None
 
     def start(self) -> None:
         for i in range(self._workers):
@@ -122,11 +124,17 @@ class WorkQueue:
 
     def _run(self) -> None:
         while (key := self._next()) is not None:
+            t0 = time.monotonic()
             try:
                 outcome = self._handler(key)
             except Exception as exc:  # a bug in a step must not kill the worker
                 log.exception("reconcile of %s raised", key)
                 outcome = Outcome(ok=False, message=str(exc))
+            if self.observe is not None:
+                try:
+                    self.observe(time.monotonic() - t0, outcome.ok)
+                except Exception:  # metrics must never stop a worker
+                    log.debug("workqueue observer failed", exc_info=True)
             with self._cv:
                 self._running.discard(key)
                 if outcome.ok:

@@ -11,8 +11,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lbaas import __version__
 from lbaas.api import errors
-from lbaas.api.routes import identity, internal, registry
+from lbaas.api.auth import AuthMiddleware, build_authenticator
+from lbaas.api.metrics import MetricsMiddleware, ServiceMetrics, watch_database
+from lbaas.api.routes import dashboard, health, identity, internal, registry, secrets
 from lbaas.db.session import Database
+from lbaas.services import policy
 from lbaas.services.env import ServiceEnv
 
 # (version, date) for every microversion this API really implements; the last one is CURRENT.
@@ -50,6 +53,9 @@ class RequestIdMiddleware:
         await self.app(scope, receive, _send)
 
 
+UNVERSIONED_PLAIN = frozenset({"/healthcheck", "/metrics"})
+
+
 class JsonOnlyMiddleware:
     """Octavia speaks JSON only: a ``.json`` suffix on the path is accepted (and dropped), and an Accept
     header that rules JSON out gets 406."""
@@ -62,11 +68,14 @@ class JsonOnlyMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        if path in UNVERSIONED_PLAIN:  # not Octavia's JSON API: they choose their own media type
+            await self.app(scope, receive, send)
+            return
         if path.endswith(".json") and path.startswith(("/v2/", "/v2.0/")):
             raw: bytes = scope.get("raw_path") or path.encode()
             scope = {**scope, "path": path[: -len(".json")], "raw_path": raw.removesuffix(b".json")}
         accept = dict(scope.get("headers") or []).get(b"accept", b"").decode("latin-1")
-        if accept and not _accepts_json(accept):
+        if accept and not path.startswith("/v1/") and not _accepts_json(accept):
             body = b'{"faultcode": "Client", "faultstring": "Only application/json is supported.", "debuginfo": null}'
             await send({"type": "http.response.start", "status": 406,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
@@ -105,14 +114,24 @@ def _no_telemetry() -> dict[str, Any]:
     return {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
 
 
-def create_app(*, db: Database, env: ServiceEnv) -> FastAPI:
+def create_app(*, db: Database, env: ServiceEnv, metrics: ServiceMetrics | None = None) -> FastAPI:
     app = FastAPI(title="lbaas", version=__version__, description="Octavia v2-compatible load balancing", **_no_telemetry())
     app.state.db = db
     app.state.env = env
+    policy.install(
+        policy.Policy(env.settings.policy_file, enforce_new_defaults=env.settings.policy_enforce_new_defaults)
+    )
+    if metrics is None:
+        metrics = ServiceMetrics()
+    watch_database(metrics, db, env.settings)
+    app.state.metrics = metrics
+    app.state.healthcheck = health.HealthCheck(db, env.settings.healthcheck_refresh_interval)
     errors.install(app)
 
     @app.get("/", include_in_schema=False)
     def root(request: Request) -> dict[str, Any]:
+        if request.headers.get("openstack-api-version", "").lower().startswith("key-manager"):
+            return secrets.version_document(str(request.base_url))  # barbicanclient's discovery
         return versions_document(str(request.base_url))
 
     for r in registry.routers():
@@ -120,6 +139,14 @@ def create_app(*, db: Database, env: ServiceEnv) -> FastAPI:
         app.include_router(r, prefix="/v2.0", include_in_schema=False)
     app.include_router(identity.router)  # unversioned, where the CLI's identity client looks
     app.include_router(internal.router)
+    app.include_router(health.router)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # inside JsonOnly: sees the route it matched
+    app.include_router(secrets.router)  # the Barbican-compatible secret store
+    app.include_router(dashboard.router)  # /dashboard: static files; the page calls the API as the caller
     app.add_middleware(JsonOnlyMiddleware)
+    authenticator = build_authenticator(env.settings, db)
+    if authenticator is not None:
+        app.add_middleware(AuthMiddleware, authenticator=authenticator)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(secrets.SecretPathMiddleware)
     return app

@@ -6,15 +6,18 @@ They are ``async def`` on purpose: they only read the request and app state, and
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from lbaas.api.auth import SCOPE_KEY, UNAUTHORIZED_MESSAGE
+from lbaas.db.listing import ListQuery
 from lbaas.db.session import Database
 from lbaas.domain import errors
-from lbaas.services.context import RequestContext
+from lbaas.services import policy
+from lbaas.services.context import ADMIN_ROLES, RequestContext
 from lbaas.services.env import ServiceEnv
+from lbaas.services.tokens import Identity
 
 
 async def get_db(request: Request) -> Database:
@@ -28,49 +31,66 @@ async def get_env(request: Request) -> ServiceEnv:
 
 
 async def get_context(request: Request) -> RequestContext:
-    """noauth: the project comes from X-Project-Id (or X-Tenant-Id), else the configured default."""
+    """Who is asking, per the auth strategy (see ``lbaas.api.auth``).
+
+    token / keystone: the identity the auth middleware validated (a request without one never gets here).
+    noauth (Octavia's semantics): every caller is an administrator; the project is X-Project-Id (or
+    X-Tenant-Id), else the configured default; a new object's project is the body's ``project_id`` first.
+    """
     env: ServiceEnv = request.app.state.env
+    strategy = env.settings.auth_strategy
+    ident: Identity | None = request.scope.get(SCOPE_KEY)
+    if ident is not None:
+        return RequestContext(
+            project_id=ident.project_id,
+            is_admin=bool(ident.roles & ADMIN_ROLES),
+            user_id=ident.user_id,
+            roles=ident.roles,
+            auth_strategy=strategy,
+        )
+    if strategy != "noauth":  # a route outside the middleware's reach must not fall back to noauth
+        raise errors.Unauthorized(UNAUTHORIZED_MESSAGE)
     header = request.headers.get("x-project-id") or request.headers.get("x-tenant-id")
-    roles = {r.strip().lower() for r in request.headers.get("x-roles", "").split(",") if r.strip()}
     return RequestContext(
         project_id=header or env.settings.default_project,
-        is_admin="admin" in roles,
+        is_admin=True,
         project_from_header=bool(header),
+        user_id=request.headers.get("x-user-id") or None,
+        roles=NOAUTH_ROLES,
+        auth_strategy="noauth",
     )
 
 
-IDENTITY_HEADERS = ("x-roles", "x-project-id", "x-tenant-id")
+NOAUTH_ROLES = frozenset({"admin"})
 POLICY_FORBIDDEN = "Policy does not allow this request to be performed."
-
-
-async def get_operator_context(request: Request) -> RequestContext:
-    """The context for endpoints where an admin sees more (quota reads): never refuses.
-
-    Admin when X-Roles says so, or, with ``noauth_admin``, when the request carries no identity
-    headers at all (the stock CLI with OS_AUTH_TYPE=none).
-    """
-    ctx = await get_context(request)
-    env: ServiceEnv = request.app.state.env
-    if not ctx.is_admin and env.settings.noauth_admin and not any(h in request.headers for h in IDENTITY_HEADERS):
-        ctx = dataclasses.replace(ctx, is_admin=True)
-    return ctx
-
-
-async def get_admin_context(request: Request) -> RequestContext:
-    """The context for admin-only endpoints: 403 unless the caller is admin (see get_operator_context)."""
-    ctx = await get_operator_context(request)
-    if not ctx.is_admin:
-        raise errors.Forbidden(POLICY_FORBIDDEN)
-    return ctx
 
 
 Db = Annotated[Database, Depends(get_db)]
 Env = Annotated[ServiceEnv, Depends(get_env)]
 Ctx = Annotated[RequestContext, Depends(get_context)]
-OperatorCtx = Annotated[RequestContext, Depends(get_operator_context)]
-AdminCtx = Annotated[RequestContext, Depends(get_admin_context)]
 
 
-def scope(model: Any, ctx: RequestContext) -> list[Any]:
-    """The WHERE clauses that keep a list inside the caller's project."""
-    return [] if ctx.is_admin else [model.project_id == ctx.project_id]
+async def get_extension_admin_context(ctx: Ctx) -> RequestContext:
+    """Our operator extensions under /v2/octavia/ (agents, failover breaker): admin only, by the policy."""
+    policy.authorize(ctx, policy.EXTENSION_ADMIN, ctx.project_id)
+    return ctx
+
+
+ExtensionAdminCtx = Annotated[RequestContext, Depends(get_extension_admin_context)]
+
+# Names other branches may still use: an admin-only endpoint (by the policy's admin rule), and the
+# context of endpoints where the policy decides what an admin sees more of.
+get_admin_context = get_extension_admin_context
+get_operator_context = get_context
+AdminCtx = ExtensionAdminCtx
+OperatorCtx = Ctx
+
+
+def scope(model: Any, ctx: RequestContext, prefix: str | None = None, q: ListQuery | None = None) -> list[Any]:
+    """The WHERE clauses that keep a list inside the projects the policy lets the caller list
+    (Octavia's ``get_all`` / ``get_all-global`` of rule ``prefix``); 403 for a project it may not list.
+    Without a rule prefix (objects Octavia has no rule for): the caller's project, every one for an admin."""
+    if prefix is None:
+        return [] if policy.is_admin(ctx) else [model.project_id == ctx.project_id]
+    projects = policy.list_scope(ctx, prefix, q.filters.get("project_id", []) if q is not None else [])
+    return [] if projects is None else [model.project_id.in_(projects)]

@@ -18,7 +18,7 @@ from lbaas.domain import errors
 
 log = logging.getLogger(__name__)
 
-NEUTRON_SEGMENTS = ("networks", "subnets", "ports", "extensions")
+NEUTRON_SEGMENTS = ("networks", "subnets", "ports", "extensions", "floatingips")
 
 
 def is_neutron_path(path: str) -> bool:
@@ -28,6 +28,11 @@ def is_neutron_path(path: str) -> bool:
 
 def fault(request: Request, code: int, message: str, *, faultcode: str = "Client", ntype: str = "") -> JSONResponse:
     body: dict[str, Any]
+    message = message.encode("utf-8", "replace").decode("utf-8")  # an echoed lone surrogate cannot be sent
+    if request.url.path.startswith("/v1/") or request.url.path == "/v1":
+        title = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+                 409: "Conflict", 501: "Not Implemented"}.get(code, "Error")  # fmt: skip
+        return JSONResponse({"code": code, "title": title, "description": message}, status_code=code)
     if is_neutron_path(request.url.path):
         body = {"NeutronError": {"type": ntype or _neutron_type(code), "message": message, "detail": ""}}
     else:
@@ -57,8 +62,10 @@ def _describe(err: dict[str, Any]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.LbaasError)
     async def _lbaas_error(request: Request, exc: errors.LbaasError) -> JSONResponse:
-        if exc.code >= 500:
+        if exc.code >= 500 and exc.code != 501:
             log.error("request %s failed: %s", request.url.path, exc.operator_message)
+        else:  # the caller's mistake (4xx) or a feature this service does not have (501): not our error
+            log.info("request %s %s refused (%d): %s", request.method, request.url.path, exc.code, exc.user_message)
         ntype = exc.neutron_type if isinstance(exc, errors.NeutronError) else ""
         return fault(request, exc.code, exc.user_message, faultcode=exc.faultcode, ntype=ntype)
 

@@ -59,6 +59,7 @@ class AmqpNudger:
         self._conn: pika.BlockingConnection | None = None
         self._ch: BlockingChannel | None = None
         self.sent = 0
+        self.connections = 0  # successful connects; every one after the first is a reconnect
         self._thread = threading.Thread(target=self._run, name="amqp-publisher", daemon=True)
         self._thread.start()
 
@@ -85,6 +86,7 @@ class AmqpNudger:
             self._conn = pika.BlockingConnection(parameters(self._url))
             self._ch = self._conn.channel()
             declare(self._ch, self._prefix)
+            self.connections += 1
         return self._ch
 
     def _drop(self) -> None:

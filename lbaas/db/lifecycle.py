@@ -164,6 +164,11 @@ def _delete_child(s: Session, obj: Any) -> None:
             listener.default_pool_id = None
     if isinstance(obj, m.Listener | m.Pool):
         s.execute(delete(m.ListenerStats).where(m.ListenerStats.listener_id == obj.id))
+    with s.no_autoflush:  # a flush here would send the pool's delete (and its cascade) before its members'
+        if isinstance(obj, m.Pool):
+            s.execute(delete(m.MemberStats).where(m.MemberStats.pool_id == obj.id))
+        if isinstance(obj, m.Member):
+            s.execute(delete(m.MemberStats).where(m.MemberStats.member_id == obj.id))
     if isinstance(obj, m.L7Policy):
         _remove_policy(obj)
     s.delete(obj)
@@ -184,6 +189,7 @@ def _delete_lb(s: Session, lb: m.LoadBalancer) -> None:
         listener.default_pool_id = None
     s.flush()
     s.execute(delete(m.ListenerStats).where(m.ListenerStats.loadbalancer_id == lb.id))
+    s.execute(delete(m.MemberStats).where(m.MemberStats.loadbalancer_id == lb.id))
     s.execute(delete(m.Amphora).where(m.Amphora.loadbalancer_id == lb.id))
     if lb.vip_port_id:
         port = s.get(m.Port, lb.vip_port_id)

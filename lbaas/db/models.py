@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -235,6 +236,21 @@ class ListenerStats(Base):
     request_errors: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class MemberStats(Base):
+    """Counters per member (HAProxy's server rows), accumulated like ``ListenerStats``. An lbaas
+    extension (Octavia has no member stats), read by ``GET /v2/octavia/loadbalancers/{id}/member_stats``."""
+
+    __tablename__ = "member_stats"
+    member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    pool_id: Mapped[str] = mapped_column(String(36), index=True)
+    loadbalancer_id: Mapped[str] = mapped_column(String(36), index=True)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    active_connections: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_connections: Mapped[int] = mapped_column(BigInteger, default=0)
+    request_errors: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Quota(Base):
     __tablename__ = "quota"
     project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -374,8 +390,52 @@ class IpAllocation(Base):
     port: Mapped[Port] = relationship(back_populates="fixed_ips")
 
 
+class ApiToken(Base):
+    """A standalone API token (``--auth-strategy token``): only a SHA-256 of its secret part is kept."""
+
+    __tablename__ = "api_token"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Secret(Base, IdMixin, ProjectMixin, TimestampMixin):
+    """A Barbican-style secret; ``payload`` is the ciphertext (see lbaas.services.secrets)."""
+
+    __tablename__ = "secret"
+    name: Mapped[str | None] = mapped_column(String(255))
+    secret_type: Mapped[str] = mapped_column(String(32), default="opaque")
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    algorithm: Mapped[str | None] = mapped_column(String(255))
+    bit_length: Mapped[int | None] = mapped_column(Integer)
+    mode: Mapped[str | None] = mapped_column(String(255))
+    expiration: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    creator_id: Mapped[str | None] = mapped_column(String(255))
+    payload_content_type: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class SecretContainer(Base, IdMixin, ProjectMixin, TimestampMixin):
+    """A Barbican-style container: named references to secrets, plus the consumers that use it."""
+
+    __tablename__ = "secret_container"
+    name: Mapped[str | None] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(32), default="generic")
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    creator_id: Mapped[str | None] = mapped_column(String(255))
+    secret_refs: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"name": ..., "secret_id": ...}]
+    consumers: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"name": ..., "URL": ...}]
+
+
 __all__ = [
     "Agent",
+    "ApiToken",
     "Amphora",
     "AvailabilityZone",
     "AvailabilityZoneProfile",
@@ -390,9 +450,12 @@ __all__ = [
     "ListenerStats",
     "LoadBalancer",
     "Member",
+    "MemberStats",
     "Network",
     "Port",
     "Quota",
+    "Secret",
+    "SecretContainer",
     "Subnet",
     "Tag",
     "new_id",

@@ -7,12 +7,78 @@ state after the change.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from lbaas.db import models as m
-from lbaas.domain import spec
+from lbaas.domain import certs, errors, spec
+
+
+class TlsResolver(Protocol):
+    """Reads TLS refs (checked with the caller's rights when they were accepted) from the secret store."""
+
+    def bundle(self, s: Session, ref: str, project_id: str) -> certs.TlsBundle: ...
+
+    def ca(self, s: Session, ref: str, project_id: str) -> str: ...
+
+    def crl(self, s: Session, ref: str, project_id: str) -> str: ...
+
+
+def _cert(tls: TlsResolver, s: Session, ref: str, project_id: str) -> spec.TlsCertSpec:
+    bundle = tls.bundle(s, ref, project_id)
+    return spec.TlsCertSpec(pem=bundle.pem(), names=bundle.names)
+
+
+def _listener_tls(s: Session, listener: m.Listener, tls: TlsResolver | None) -> spec.ListenerTlsSpec | None:
+    if listener.protocol != "TERMINATED_HTTPS":
+        return None
+    options: dict[str, Any] = dict(
+        tls_versions=tuple(listener.tls_versions or ()),
+        tls_ciphers=listener.tls_ciphers,
+        alpn_protocols=tuple(listener.alpn_protocols or ()),
+        hsts_max_age=listener.hsts_max_age,
+        hsts_include_subdomains=bool(listener.hsts_include_subdomains),
+        hsts_preload=bool(listener.hsts_preload),
+        client_authentication=listener.client_authentication or "NONE",
+    )
+    if tls is None:
+        return spec.ListenerTlsSpec(**options, error="no secret store to read the certificates from")
+    try:
+        pid = listener.project_id
+        default = (
+            _cert(tls, s, listener.default_tls_container_ref, pid) if listener.default_tls_container_ref else None
+        )
+        sni = tuple(_cert(tls, s, ref, pid) for ref in listener.sni_container_refs or ())
+        ca = tls.ca(s, listener.client_ca_tls_container_ref, pid) if listener.client_ca_tls_container_ref else None
+        crl = tls.crl(s, listener.client_crl_container_ref, pid) if listener.client_crl_container_ref else None
+    except errors.LbaasError as exc:
+        return spec.ListenerTlsSpec(**options, error=exc.user_message)
+    return spec.ListenerTlsSpec(**options, default_cert=default, sni_certs=sni, client_ca_pem=ca, client_crl_pem=crl)
+
+
+def _pool_tls(s: Session, pool: m.Pool, tls: TlsResolver | None) -> spec.PoolTlsSpec | None:
+    if not pool.tls_enabled:
+        return None
+    options: dict[str, Any] = dict(
+        tls_versions=tuple(pool.tls_versions or ()),
+        tls_ciphers=pool.tls_ciphers,
+        alpn_protocols=tuple(pool.alpn_protocols or ()),
+    )
+    if tls is None:
+        if pool.tls_container_ref or pool.ca_tls_container_ref or pool.crl_container_ref:
+            return spec.PoolTlsSpec(**options, error="no secret store to read the certificates from")
+        return spec.PoolTlsSpec(**options)
+    pid = pool.project_id
+    try:
+        return spec.PoolTlsSpec(
+            **options,
+            client_cert=_cert(tls, s, pool.tls_container_ref, pid) if pool.tls_container_ref else None,
+            ca_pem=tls.ca(s, pool.ca_tls_container_ref, pid) if pool.ca_tls_container_ref else None,
+            crl_pem=tls.crl(s, pool.crl_container_ref, pid) if pool.crl_container_ref else None,
+        )
+    except errors.LbaasError as exc:
+        return spec.PoolTlsSpec(**options, error=exc.user_message)
 
 
 def _alive(obj: Any) -> bool:
@@ -38,7 +104,7 @@ def _hm(hm: m.HealthMonitor | None) -> spec.HealthMonitorSpec | None:
     )
 
 
-def _pool(pool: m.Pool) -> spec.PoolSpec:
+def _pool(s: Session, pool: m.Pool, tls: TlsResolver | None) -> spec.PoolSpec:
     sp = pool.session_persistence
     return spec.PoolSpec(
         id=pool.id,
@@ -63,10 +129,11 @@ def _pool(pool: m.Pool) -> spec.PoolSpec:
         ),
         healthmonitor=_hm(pool.healthmonitor),
         tls_enabled=pool.tls_enabled,
+        tls=_pool_tls(s, pool, tls),
     )
 
 
-def _listener(listener: m.Listener) -> spec.ListenerSpec:
+def _listener(s: Session, listener: m.Listener, tls: TlsResolver | None) -> spec.ListenerSpec:
     return spec.ListenerSpec(
         id=listener.id,
         protocol=listener.protocol,
@@ -107,6 +174,7 @@ def _listener(listener: m.Listener) -> spec.ListenerSpec:
             for p in listener.l7policies
             if _alive(p)
         ),
+        tls=_listener_tls(s, listener, tls),
     )
 
 
@@ -134,7 +202,7 @@ def build_vip(s: Session, lb: m.LoadBalancer) -> spec.VipSpec:
     )
 
 
-def to_spec(s: Session, lb: m.LoadBalancer) -> spec.LoadBalancerSpec:
+def to_spec(s: Session, lb: m.LoadBalancer, tls: TlsResolver | None = None) -> spec.LoadBalancerSpec:
     return spec.LoadBalancerSpec(
         id=lb.id,
         project_id=lb.project_id,
@@ -143,7 +211,7 @@ def to_spec(s: Session, lb: m.LoadBalancer) -> spec.LoadBalancerSpec:
         binding_epoch=lb.binding_epoch,
         topology=lb.topology,
         vip=build_vip(s, lb),
-        listeners=tuple(_listener(li) for li in lb.listeners if _alive(li)),
-        pools=tuple(_pool(p) for p in lb.pools if _alive(p)),
+        listeners=tuple(_listener(s, li, tls) for li in lb.listeners if _alive(li)),
+        pools=tuple(_pool(s, p, tls) for p in lb.pools if _alive(p)),
         deleting=lb.provisioning_status in ("PENDING_DELETE", "DELETED"),
     )

@@ -86,6 +86,13 @@ class NotImplementedFeature(LbaasError):
     faultcode = "Server"
 
 
+class ServiceUnavailable(LbaasError):
+    """A part of the service this request needs (an agent) does not answer."""
+
+    code = 503
+    faultcode = "Server"
+
+
 class NeutronError(LbaasError):
     """An error answered in Neutron's envelope: {"NeutronError": {"type", "message", "detail"}}."""
 
@@ -100,6 +107,10 @@ class NeutronBadRequest(NeutronError):
 class NeutronNotFound(NeutronError):
     code = 404
     neutron_type = "NotFound"
+
+
+class FloatingIPNotFound(NeutronNotFound):
+    neutron_type = "FloatingIPNotFound"
 
 
 class NeutronConflict(NeutronError):

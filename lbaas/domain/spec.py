@@ -69,6 +69,25 @@ class MemberSpec(_Spec):
     subnet_id: str | None = None
 
 
+class TlsCertSpec(_Spec):
+    """One certificate for HAProxy: leaf, intermediates and key in one PEM; ``names`` are what SNI matches."""
+
+    pem: str
+    names: tuple[str, ...] = ()
+
+
+class PoolTlsSpec(_Spec):
+    """Re-encryption to members: ``client_cert`` is presented to them, ``ca_pem`` verifies them."""
+
+    client_cert: TlsCertSpec | None = None
+    ca_pem: str | None = None
+    crl_pem: str | None = None
+    tls_versions: tuple[str, ...] = ()
+    tls_ciphers: str | None = None
+    alpn_protocols: tuple[str, ...] = ()
+    error: str | None = None  # why the material could not be resolved (the renderer refuses then)
+
+
 class PoolSpec(_Spec):
     id: str
     protocol: str
@@ -78,6 +97,7 @@ class PoolSpec(_Spec):
     members: tuple[MemberSpec, ...] = ()
     healthmonitor: HealthMonitorSpec | None = None
     tls_enabled: bool = False
+    tls: PoolTlsSpec | None = None  # with tls_enabled: the material resolved from the secret store
 
 
 class L7RuleSpec(_Spec):
@@ -102,6 +122,23 @@ class L7PolicySpec(_Spec):
     rules: tuple[L7RuleSpec, ...] = ()
 
 
+class ListenerTlsSpec(_Spec):
+    """TERMINATED_HTTPS: the certificates (resolved from the secret store) and the TLS options."""
+
+    default_cert: TlsCertSpec | None = None
+    sni_certs: tuple[TlsCertSpec, ...] = ()
+    tls_versions: tuple[str, ...] = ()
+    tls_ciphers: str | None = None
+    alpn_protocols: tuple[str, ...] = ()
+    hsts_max_age: int | None = None
+    hsts_include_subdomains: bool = False
+    hsts_preload: bool = False
+    client_authentication: str = "NONE"
+    client_ca_pem: str | None = None
+    client_crl_pem: str | None = None
+    error: str | None = None  # why the material could not be resolved (the renderer refuses then)
+
+
 class ListenerSpec(_Spec):
     id: str
     protocol: str
@@ -116,6 +153,7 @@ class ListenerSpec(_Spec):
     insert_headers: dict[str, str] = {}
     allowed_cidrs: tuple[str, ...] = ()
     l7policies: tuple[L7PolicySpec, ...] = ()
+    tls: ListenerTlsSpec | None = None
 
 
 class LoadBalancerSpec(_Spec):

@@ -76,6 +76,10 @@ class StatLike(Protocol):
     def bout(self) -> int: ...
     @property
     def ereq(self) -> int: ...
+    @property
+    def econ(self) -> int: ...
+    @property
+    def eresp(self) -> int: ...
 
 
 def haproxy_backend_name(pool_id: str, listener_id: str) -> str:
@@ -284,3 +288,23 @@ def loadbalancer_counters(counters: dict[str, ListenerCounters]) -> ListenerCoun
     for c in counters.values():
         total = total + c
     return total
+
+
+# Per-member counters travel with the listeners' in one stats report, keyed ``member:<member id>``
+# (listener keys are bare ids), so agents, the internal API and the baseline file carry them unchanged.
+MEMBER_KEY_PREFIX = "member:"
+
+
+def member_counters(spec: LoadBalancerSpec, rows: Iterable[StatLike]) -> dict[str, ListenerCounters]:
+    """Per member (key ``member:<id>``), summed over its server rows in every backend of its pool
+    (one per listener using the pool): bin, bout, scur, stot (in HTTP mode one per request), and
+    econ + eresp as errors. Zeros when HAProxy reports no row for it."""
+    idx = _Index(rows)
+    out: dict[str, ListenerCounters] = {}
+    for pool in spec.pools:
+        for mem in pool.members:
+            total = ListenerCounters()
+            for r in idx.servers.get((pool.id, mem.id), []):
+                total = total + ListenerCounters(r.bin, r.bout, r.scur, r.stot, r.econ + r.eresp)
+            out[MEMBER_KEY_PREFIX + mem.id] = total
+    return out

@@ -32,13 +32,9 @@ class HaproxyProvider:
         if lb.topology != "SINGLE":
             raise _unsupported(f"loadbalancer_topology {lb.topology} (only SINGLE for now).")
         for li in lb.listeners:
-            if li.protocol == "TERMINATED_HTTPS":
-                raise _unsupported("TERMINATED_HTTPS listeners (TLS termination is not implemented yet).")
             if li.protocol in ("UDP", "SCTP"):
                 raise _unsupported(f"{li.protocol} listeners (not implemented yet).")
         for pool in lb.pools:
-            if pool.tls_enabled:
-                raise _unsupported("tls_enabled pools (re-encryption to members is not implemented yet).")
             if pool.lb_algorithm == "SOURCE_IP_PORT":
                 raise _unsupported("lb_algorithm SOURCE_IP_PORT.")
             if pool.protocol in ("UDP", "SCTP"):

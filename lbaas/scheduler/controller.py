@@ -103,6 +103,11 @@ class Controller:
         self._clock = clock
         self._open_until = 0.0  # monotonic time until which the breaker stays open after recovery
         self._stop = threading.Event()
+        self.failovers = 0  # LBs moved off a dead agent by this controller (the service metrics read it)
+
+    @property
+    def breaker_open(self) -> bool:
+        return self._tripped
 
     def tick(self) -> Plan:
         with self._db.read() as s:
@@ -135,6 +140,8 @@ class Controller:
                 )
             if not won:
                 continue
+            if mv.failover:
+                self.failovers += 1
             what = f"failed over from dead agent {hosts.get(mv.from_agent_id or '')}" if mv.failover else "placed"
             log.info("LB %s %s → %s", mv.lb_id, what, hosts[mv.to_agent_id])
             for agent_id in (mv.to_agent_id, mv.from_agent_id):

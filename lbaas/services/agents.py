@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session
 from lbaas.db import lifecycle
 from lbaas.db import models as m
 from lbaas.db.session import nudge_after_commit
-from lbaas.db.to_spec import to_spec
+from lbaas.db.to_spec import TlsResolver, to_spec
 from lbaas.domain import errors
 from lbaas.domain.agents import AgentView, Breaker, Timing, breaker, liveness
 from lbaas.domain.spec import LoadBalancerSpec
+from lbaas.domain.status import MEMBER_KEY_PREFIX
 from lbaas.services import amphorae
 
 STAT_FIELDS = ("bytes_in", "bytes_out", "active_connections", "total_connections", "request_errors")
@@ -75,9 +76,9 @@ def _bound_lb(s: Session, host: str, lb_id: str, *, lock: bool = False) -> m.Loa
     return lb
 
 
-def spec_for(s: Session, host: str, lb_id: str) -> LoadBalancerSpec | None:
+def spec_for(s: Session, host: str, lb_id: str, tls: TlsResolver | None = None) -> LoadBalancerSpec | None:
     lb = _bound_lb(s, host, lb_id)
-    return to_spec(s, lb) if lb is not None else None
+    return to_spec(s, lb, tls) if lb is not None else None
 
 
 def applied(s: Session, host: str, lb_id: str, generation: int, *, ok: bool, message: str | None = None) -> bool:
@@ -102,15 +103,35 @@ def record_operating(s: Session, lb: m.LoadBalancer, statuses: Mapping[str, str]
 
 
 def record_stats(s: Session, lb_id: str, deltas: Mapping[str, Mapping[str, int]]) -> None:
-    for listener_id, counters in deltas.items():
-        row = s.get(m.ListenerStats, listener_id)
-        if row is None:
-            row = m.ListenerStats(listener_id=listener_id, loadbalancer_id=lb_id, **dict.fromkeys(STAT_FIELDS, 0))
-            s.add(row)
+    """Accumulate deltas: listener ids into ``listener_stats``, ``member:<id>`` keys into ``member_stats``."""
+    for key, counters in deltas.items():
+        row: m.ListenerStats | m.MemberStats | None
+        if key.startswith(MEMBER_KEY_PREFIX):
+            row = _member_stats_row(s, lb_id, key.removeprefix(MEMBER_KEY_PREFIX))
+            if row is None:
+                continue
+        else:
+            row = s.get(m.ListenerStats, key)
+            if row is None:
+                row = m.ListenerStats(listener_id=key, loadbalancer_id=lb_id, **dict.fromkeys(STAT_FIELDS, 0))
+                s.add(row)
         for f in STAT_FIELDS:
             if f in counters:
                 value = counters[f] if f in GAUGES else getattr(row, f) + counters[f]
                 setattr(row, f, value)
+
+
+def _member_stats_row(s: Session, lb_id: str, member_id: str) -> m.MemberStats | None:
+    row = s.get(m.MemberStats, member_id)
+    if row is not None:
+        return row
+    member = s.get(m.Member, member_id)
+    if member is None or member.pool.loadbalancer_id != lb_id:
+        return None  # deleted meanwhile (or not this LB's): nothing to count
+    row = m.MemberStats(member_id=member_id, pool_id=member.pool_id, loadbalancer_id=lb_id,
+                        **dict.fromkeys(STAT_FIELDS, 0))  # fmt: skip
+    s.add(row)
+    return row
 
 
 def operating(s: Session, host: str, lb_id: str, statuses: Mapping[str, str]) -> bool:

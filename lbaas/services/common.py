@@ -11,17 +11,39 @@ from lbaas.db import models as m
 from lbaas.db.lifecycle import lock_project_quota
 from lbaas.db.session import nudge_after_commit
 from lbaas.domain import errors
+from lbaas.services import policy
 from lbaas.services.context import RequestContext
 
 T = TypeVar("T")
 
 __all__ = ["apply_fields", "check_quota", "load", "nudge_after_commit", "set_tags"]
 
-def load(s: Session, model: type[T], ident: str, ctx: RequestContext, resource: str) -> T:
-    """The row, if it exists, is not deleted, and the caller may see it; else 404 (never 403)."""
+RBAC_PREFIX: dict[type[Any], str] = {
+    m.LoadBalancer: policy.LOADBALANCER,
+    m.Listener: policy.LISTENER,
+    m.Pool: policy.POOL,
+    m.Member: policy.MEMBER,
+    m.HealthMonitor: policy.HEALTHMONITOR,
+    m.L7Policy: policy.L7POLICY,
+    m.L7Rule: policy.L7RULE,
+}
+
+
+def load(s: Session, model: type[T], ident: str, ctx: RequestContext, resource: str, rule: str | None = None) -> T:
+    """The row, if it exists and is not deleted (else 404), and the policy lets the caller act on it
+    (else 403, as Octavia: the object's project is the target). ``rule`` is the Octavia rule of the
+    request (``…:listener:post`` when a listener is created on this load balancer); by default
+    ``get_one`` of the row's own type. A row of a type without Octavia rules is its project's (or an
+    admin's) only."""
     obj = s.get(model, ident)
-    if obj is None or getattr(obj, "provisioning_status", None) == "DELETED" or not ctx.can_see(obj):
+    if obj is None or getattr(obj, "provisioning_status", None) == "DELETED":
         raise errors.NotFound(resource, ident)
+    project_id = getattr(obj, "project_id", None)
+    if rule is None and model not in RBAC_PREFIX:  # no Octavia rule for it: its project's, or an admin's
+        if not (policy.is_admin(ctx) or project_id == ctx.project_id):
+            raise errors.Forbidden(policy.FORBIDDEN)
+        return obj
+    policy.authorize(ctx, rule or f"{RBAC_PREFIX[model]}{policy.GET_ONE}", project_id)
     return obj
 
 

@@ -10,6 +10,7 @@ from lbaas.db import lifecycle
 from lbaas.db import models as m
 from lbaas.domain import errors
 from lbaas.domain.enums import POOL_HM_TYPES
+from lbaas.services import policy as rbac
 from lbaas.services.common import apply_fields, check_quota, load, nudge_after_commit, set_tags
 from lbaas.services.context import RequestContext
 from lbaas.services.env import ServiceEnv
@@ -74,7 +75,7 @@ def _lock(s: Session, pool: m.Pool) -> None:
 
 
 def create(s: Session, ctx: RequestContext, env: ServiceEnv, data: dict[str, Any]) -> m.HealthMonitor:
-    pool = load(s, m.Pool, data["pool_id"], ctx, "Pool")
+    pool = load(s, m.Pool, data["pool_id"], ctx, "Pool", rbac.HEALTHMONITOR + rbac.POST)
     check_quota(s, pool.project_id, "healthmonitor", 1, env.settings.quota_defaults)
     if pool.healthmonitor is not None:
         raise errors.Conflict("This pool already has a health monitor")
@@ -86,7 +87,7 @@ def create(s: Session, ctx: RequestContext, env: ServiceEnv, data: dict[str, Any
 
 
 def update(s: Session, ctx: RequestContext, env: ServiceEnv, hm_id: str, data: dict[str, Any]) -> m.HealthMonitor:
-    hm = load(s, m.HealthMonitor, hm_id, ctx, "Health Monitor")
+    hm = load(s, m.HealthMonitor, hm_id, ctx, "Health Monitor", rbac.HEALTHMONITOR + rbac.PUT)
     _lock(s, hm.pool)
     if data.get("http_method") is not None:
         data["http_method"] = str(data["http_method"])
@@ -99,7 +100,7 @@ def update(s: Session, ctx: RequestContext, env: ServiceEnv, hm_id: str, data: d
 
 
 def delete(s: Session, ctx: RequestContext, hm_id: str) -> None:
-    hm = load(s, m.HealthMonitor, hm_id, ctx, "Health Monitor")
+    hm = load(s, m.HealthMonitor, hm_id, ctx, "Health Monitor", rbac.HEALTHMONITOR + rbac.DELETE)
     _lock(s, hm.pool)
     lifecycle.mark(hm, "PENDING_DELETE")
     nudge_after_commit(s, hm.pool.loadbalancer_id)

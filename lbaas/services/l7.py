@@ -11,6 +11,7 @@ from lbaas.db import lifecycle
 from lbaas.db import models as m
 from lbaas.domain import errors
 from lbaas.domain.enums import LISTENER_POOL_PROTOCOLS
+from lbaas.services import policy as rbac
 from lbaas.services.common import apply_fields, check_quota, load, nudge_after_commit, set_tags
 from lbaas.services.context import RequestContext
 from lbaas.services.env import ServiceEnv
@@ -122,10 +123,10 @@ def _lock_listener(s: Session, listener: m.Listener) -> None:
 
 
 def create_policy(s: Session, ctx: RequestContext, env: ServiceEnv, data: dict[str, Any]) -> m.L7Policy:
-    listener = load(s, m.Listener, data["listener_id"], ctx, "Listener")
+    listener = load(s, m.Listener, data["listener_id"], ctx, "Listener", rbac.L7POLICY + rbac.POST)
     check_quota(s, listener.project_id, "l7policy", 1, env.settings.quota_defaults)
     check_quota(s, listener.project_id, "l7rule", len(data.get("rules") or []), env.settings.quota_defaults)
-    pool = load(s, m.Pool, data["redirect_pool_id"], ctx, "Pool") if data.get("redirect_pool_id") else None
+    pool = load(s, m.Pool, data["redirect_pool_id"], ctx, "Pool", rbac.L7POLICY + rbac.POST) if data.get("redirect_pool_id") else None
     _lock_listener(s, listener)
     policy = build_policy(s, listener, data, redirect_pool=pool)
     s.flush()
@@ -134,9 +135,9 @@ def create_policy(s: Session, ctx: RequestContext, env: ServiceEnv, data: dict[s
 
 
 def update_policy(s: Session, ctx: RequestContext, env: ServiceEnv, policy_id: str, data: dict[str, Any]) -> m.L7Policy:
-    policy = load(s, m.L7Policy, policy_id, ctx, "L7 Policy")
+    policy = load(s, m.L7Policy, policy_id, ctx, "L7 Policy", rbac.L7POLICY + rbac.PUT)
     listener = policy.listener
-    pool = load(s, m.Pool, data["redirect_pool_id"], ctx, "Pool") if data.get("redirect_pool_id") else None
+    pool = load(s, m.Pool, data["redirect_pool_id"], ctx, "Pool", rbac.L7POLICY + rbac.PUT) if data.get("redirect_pool_id") else None
     _lock_listener(s, listener)
     apply_fields(policy, data, POLICY_FIELDS)
     sanitize_policy(policy, data)
@@ -151,7 +152,7 @@ def update_policy(s: Session, ctx: RequestContext, env: ServiceEnv, policy_id: s
 
 
 def delete_policy(s: Session, ctx: RequestContext, policy_id: str) -> None:
-    policy = load(s, m.L7Policy, policy_id, ctx, "L7 Policy")
+    policy = load(s, m.L7Policy, policy_id, ctx, "L7 Policy", rbac.L7POLICY + rbac.DELETE)
     _lock_listener(s, policy.listener)
     lifecycle.mark(policy, "PENDING_DELETE")
     for rule in policy.rules:
@@ -225,16 +226,16 @@ def _lock_policy(s: Session, policy: m.L7Policy) -> None:
     lifecycle.mark(policy.listener, "PENDING_UPDATE")
 
 
-def get_rule(s: Session, ctx: RequestContext, policy_id: str, rule_id: str) -> m.L7Rule:
-    load(s, m.L7Policy, policy_id, ctx, "L7 Policy")
-    rule = load(s, m.L7Rule, rule_id, ctx, "L7 Rule")
+def get_rule(s: Session, ctx: RequestContext, policy_id: str, rule_id: str, action: str = rbac.GET_ONE) -> m.L7Rule:
+    load(s, m.L7Policy, policy_id, ctx, "L7 Policy", rbac.L7RULE + action)
+    rule = load(s, m.L7Rule, rule_id, ctx, "L7 Rule", rbac.L7RULE + action)
     if rule.l7policy_id != policy_id:
         raise errors.NotFound("L7 Rule", rule_id)
     return rule
 
 
 def create_rule(s: Session, ctx: RequestContext, env: ServiceEnv, policy_id: str, data: dict[str, Any]) -> m.L7Rule:
-    policy = load(s, m.L7Policy, policy_id, ctx, "L7 Policy")
+    policy = load(s, m.L7Policy, policy_id, ctx, "L7 Policy", rbac.L7RULE + rbac.POST)
     check_quota(s, policy.project_id, "l7rule", 1, env.settings.quota_defaults)
     _lock_policy(s, policy)
     rule = build_rule(policy, data)
@@ -246,7 +247,7 @@ def create_rule(s: Session, ctx: RequestContext, env: ServiceEnv, policy_id: str
 def update_rule(
     s: Session, ctx: RequestContext, env: ServiceEnv, policy_id: str, rule_id: str, data: dict[str, Any]
 ) -> m.L7Rule:
-    rule = get_rule(s, ctx, policy_id, rule_id)
+    rule = get_rule(s, ctx, policy_id, rule_id, rbac.PUT)
     _lock_policy(s, rule.l7policy)
     for k in ("type", "compare_type"):
         if data.get(k) is not None:
@@ -260,7 +261,7 @@ def update_rule(
 
 
 def delete_rule(s: Session, ctx: RequestContext, policy_id: str, rule_id: str) -> None:
-    rule = get_rule(s, ctx, policy_id, rule_id)
+    rule = get_rule(s, ctx, policy_id, rule_id, rbac.DELETE)
     _lock_policy(s, rule.l7policy)
     lifecycle.mark(rule, "PENDING_DELETE")
     nudge_after_commit(s, rule.l7policy.listener.loadbalancer_id)

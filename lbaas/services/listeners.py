@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -11,6 +12,7 @@ from lbaas.db import lifecycle
 from lbaas.db import models as m
 from lbaas.domain import errors
 from lbaas.domain.enums import INSERT_HEADERS, LISTENER_POOL_PROTOCOLS, SSL_INSERT_HEADERS, l4_family
+from lbaas.services import policy as rbac
 from lbaas.services.common import apply_fields, check_quota, load, nudge_after_commit, set_tags
 from lbaas.services.context import RequestContext
 from lbaas.services.env import ServiceEnv
@@ -59,6 +61,8 @@ def validate(lb: m.LoadBalancer, li: m.Listener) -> None:
             )
         if li.hsts_max_age is not None or li.hsts_include_subdomains or li.hsts_preload:
             raise errors.ValidationError("HSTS can only be enabled on TERMINATED_HTTPS listeners.")
+    if terminated:
+        check_tls_options(li.tls_versions, li.tls_ciphers)
     if (li.hsts_include_subdomains or li.hsts_preload) and li.hsts_max_age is None:
         raise errors.ValidationError("hsts_include_subdomains and hsts_preload require hsts_max_age.")
     if li.client_authentication != "NONE" and not li.client_ca_tls_container_ref:
@@ -84,6 +88,18 @@ def validate(lb: m.LoadBalancer, li: m.Listener) -> None:
                 )
     if proto == "PROMETHEUS" and (li.default_pool_id or li.l7policies):
         raise errors.ValidationError("Listeners of type PROMETHEUS cannot have pools or L7 policies.")
+
+
+def check_tls_options(versions: list[str] | None, ciphers: str | None) -> None:
+    """What HAProxy's OpenSSL will take: at least one TLS version besides SSLv3 (which OpenSSL 3 lacks),
+    and a cipher string that selects at least one cipher (checked with the same library)."""
+    if versions is not None and not set(versions) - {"SSLv3"}:
+        raise errors.ValidationError("tls_versions must include a TLS version (SSLv3 is not supported).")
+    if ciphers:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).set_ciphers(ciphers)
+        except ssl.SSLError as exc:
+            raise errors.ValidationError(f"tls_ciphers {ciphers!r} selects no cipher this data plane supports.") from exc
 
 
 def check_default_pool(lb: m.LoadBalancer, li: m.Listener, pool: m.Pool | None) -> None:
@@ -147,13 +163,16 @@ def build(s: Session, lb: m.LoadBalancer, data: dict[str, Any]) -> m.Listener:
     return li
 
 
+POST, PUT = rbac.LISTENER + rbac.POST, rbac.LISTENER + rbac.PUT
+
+
 def create(s: Session, ctx: RequestContext, env: ServiceEnv, data: dict[str, Any]) -> m.Listener:
-    lb = load(s, m.LoadBalancer, data["loadbalancer_id"], ctx, "Load Balancer")
+    lb = load(s, m.LoadBalancer, data["loadbalancer_id"], ctx, "Load Balancer", POST)
     check_quota(s, lb.project_id, "listener", 1, env.settings.quota_defaults)
     lifecycle.cas_lock_lb(s, lb.id)
     li = build(s, lb, data)
     if data.get("default_pool_id"):
-        pool = load(s, m.Pool, data["default_pool_id"], ctx, "Pool")
+        pool = load(s, m.Pool, data["default_pool_id"], ctx, "Pool", POST)
         check_default_pool(lb, li, pool)
         li.default_pool = pool
     validate(lb, li)
@@ -163,7 +182,7 @@ def create(s: Session, ctx: RequestContext, env: ServiceEnv, data: dict[str, Any
 
 
 def update(s: Session, ctx: RequestContext, env: ServiceEnv, listener_id: str, data: dict[str, Any]) -> m.Listener:
-    li = load(s, m.Listener, listener_id, ctx, "Listener")
+    li = load(s, m.Listener, listener_id, ctx, "Listener", PUT)
     lb = li.load_balancer
     lifecycle.cas_lock_lb(s, lb.id)
     for name in TIMEOUT_DEFAULTS:
@@ -171,7 +190,7 @@ def update(s: Session, ctx: RequestContext, env: ServiceEnv, listener_id: str, d
             data[name] = TIMEOUT_DEFAULTS[name]
     apply_fields(li, data, FIELDS + tuple(TIMEOUT_DEFAULTS))
     if "default_pool_id" in data:
-        pool = load(s, m.Pool, data["default_pool_id"], ctx, "Pool") if data["default_pool_id"] else None
+        pool = load(s, m.Pool, data["default_pool_id"], ctx, "Pool", PUT) if data["default_pool_id"] else None
         check_default_pool(lb, li, pool)
         li.default_pool = pool
     apply_defaults(li)
@@ -184,7 +203,7 @@ def update(s: Session, ctx: RequestContext, env: ServiceEnv, listener_id: str, d
 
 
 def delete(s: Session, ctx: RequestContext, listener_id: str) -> None:
-    li = load(s, m.Listener, listener_id, ctx, "Listener")
+    li = load(s, m.Listener, listener_id, ctx, "Listener", rbac.LISTENER + rbac.DELETE)
     lifecycle.cas_lock_lb(s, li.loadbalancer_id)
     lifecycle.mark(li, "PENDING_DELETE")
     for policy in li.l7policies:

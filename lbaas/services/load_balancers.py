@@ -11,13 +11,15 @@ from sqlalchemy.orm import Session
 from lbaas.db import lifecycle
 from lbaas.db import models as m
 from lbaas.domain import errors
-from lbaas.services import health_monitors, ipam, l7, listeners, members, pools
+from lbaas.services import health_monitors, ipam, l7, listeners, members, neutron, pools
+from lbaas.services import policy as rbac
 from lbaas.services.common import apply_fields, check_quota, load, nudge_after_commit, set_tags
 from lbaas.services.context import RequestContext
 from lbaas.services.env import ServiceEnv
 
 UPDATABLE = ("name", "description", "admin_state_up", "vip_qos_policy_id")
 VIP_SUBNET_MIN_FREE = 2
+LB_POST = rbac.LOADBALANCER + rbac.POST
 
 
 def _flavor_topology(s: Session, flavor_id: str | None) -> str:
@@ -44,16 +46,16 @@ def _check_az(s: Session, name: str | None) -> None:
         raise errors.ValidationError(f"Invalid availability zone {name}.")
 
 
-def _allocate_vip(s: Session, lb: m.LoadBalancer, data: dict[str, Any]) -> None:
+def _allocate_vip(s: Session, ctx: RequestContext, lb: m.LoadBalancer, data: dict[str, Any]) -> None:
     """Resolve the VIP from a port, a network or a subnet, and give the LB a real Neutron port."""
     port_id, net_id, subnet_id = data.get("vip_port_id"), data.get("vip_network_id"), data.get("vip_subnet_id")
     address = data.get("vip_address")
     if not (port_id or net_id or subnet_id):
         raise errors.ValidationError("VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id.")
     if port_id:
-        port = s.get(m.Port, port_id)
-        if port is None:
-            raise errors.ValidationError(f"Port {port_id} not found.")
+        port = neutron.usable(s, ctx, m.Port, port_id)
+        if net_id:
+            neutron.usable(s, ctx, m.Network, net_id)
         if port.device_id:
             raise errors.ValidationError(f"Port {port_id} already has a device_id {port.device_id}.")
         if net_id and net_id != port.network_id:
@@ -67,7 +69,7 @@ def _allocate_vip(s: Session, lb: m.LoadBalancer, data: dict[str, Any]) -> None:
         lb.vip_port_id, lb.vip_address, lb.vip_subnet_id = port.id, fixed[0].ip_address, fixed[0].subnet_id
         lb.vip_network_id = port.network_id
         return
-    subnet = _pick_subnet(s, net_id, subnet_id, address)
+    subnet = _pick_subnet(s, ctx, net_id, subnet_id, address)
     network = s.get(m.Network, subnet.network_id)
     assert network is not None
     port = ipam.new_port(
@@ -85,20 +87,20 @@ def _allocate_vip(s: Session, lb: m.LoadBalancer, data: dict[str, Any]) -> None:
     lb.vip_subnet_id, lb.vip_network_id = subnet.id, network.id
 
 
-def _pick_subnet(s: Session, net_id: str | None, subnet_id: str | None, address: str | None) -> m.Subnet:
+def _pick_subnet(
+    s: Session, ctx: RequestContext, net_id: str | None, subnet_id: str | None, address: str | None
+) -> m.Subnet:
     import ipaddress
 
+    if net_id:
+        neutron.usable(s, ctx, m.Network, net_id)
     if subnet_id:
-        subnet = s.get(m.Subnet, subnet_id)
-        if subnet is None:
-            raise errors.ValidationError(f"Subnet {subnet_id} not found.")
+        subnet = neutron.usable(s, ctx, m.Subnet, subnet_id)
         if net_id and subnet.network_id != net_id:
             raise errors.ValidationError("vip_subnet_id is not on vip_network_id.")
         return subnet
-    network = s.get(m.Network, net_id)
-    if network is None:
-        raise errors.ValidationError(f"Network {net_id} not found.")
-    subnets = list(network.subnets)
+    network = neutron.usable(s, ctx, m.Network, str(net_id))
+    subnets = [sn for sn in network.subnets if neutron.visible(ctx, sn)]
     if not subnets:
         raise errors.ValidationError(f"Supplied network {net_id} does not have any subnets.")
     if address:
@@ -133,11 +135,13 @@ def _count_graph(data: dict[str, Any]) -> dict[str, int]:
 
 def create(s: Session, ctx: RequestContext, env: ServiceEnv, data: dict[str, Any]) -> m.LoadBalancer:
     project_id = ctx.project_for_create(data.get("project_id") or data.get("tenant_id"))
+    rbac.authorize(ctx, LB_POST, project_id)
     provider_name = data.get("provider") or "amphora"
     env.provider(provider_name)  # 400 if not enabled; the full check runs before commit (validate_touched)
     if data.get("additional_vips"):
         raise errors.NotImplementedFeature("Provider does not support requested option: additional_vips.")
     if data.get("vip_sg_ids"):
+        rbac.authorize(ctx, f"{LB_POST}:vip_sg_ids", project_id)
         raise errors.NotImplementedFeature("Provider does not support requested option: vip_sg_ids.")
     check_quota(s, project_id, "loadbalancer", 1, env.settings.quota_defaults)
     for resource, n in _count_graph(data).items():
@@ -161,24 +165,24 @@ def create(s: Session, ctx: RequestContext, env: ServiceEnv, data: dict[str, Any
     )
     set_tags(lb, data.get("tags"))
     # The VIP first, then one INSERT of the complete row: a later UPDATE would stamp updated_at.
-    _allocate_vip(s, lb, data)
+    _allocate_vip(s, ctx, lb, data)
     s.add(lb)
     s.flush()
     if data.get("listeners") or data.get("pools"):
-        _graph(s, env, lb, data)
+        _graph(s, ctx, env, lb, data)
     s.flush()
     nudge_after_commit(s, lb.id)
     return lb
 
 
-def _graph(s: Session, env: ServiceEnv, lb: m.LoadBalancer, data: dict[str, Any]) -> None:
+def _graph(s: Session, ctx: RequestContext, env: ServiceEnv, lb: m.LoadBalancer, data: dict[str, Any]) -> None:
     """Build the whole tree; pools are named and referenced by name."""
     by_name: dict[str, m.Pool] = {}
 
     def make_pool(pd: dict[str, Any]) -> m.Pool:
         pool = pools.build(s, lb, pd)
         for md in pd.get("members") or []:
-            members.build(s, env, pool, md)
+            members.build(s, ctx, env, pool, md)
         if pd.get("healthmonitor"):
             health_monitors.build(s, pool, pd["healthmonitor"])
         return pool
@@ -216,8 +220,9 @@ def _graph(s: Session, env: ServiceEnv, lb: m.LoadBalancer, data: dict[str, Any]
 
 
 def update(s: Session, ctx: RequestContext, env: ServiceEnv, lb_id: str, data: dict[str, Any]) -> m.LoadBalancer:
-    lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer")
+    lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer", rbac.LOADBALANCER + rbac.PUT)
     if data.get("vip_sg_ids"):
+        rbac.authorize(ctx, f"{rbac.LOADBALANCER}{rbac.PUT}:vip_sg_ids", lb.project_id)
         raise errors.NotImplementedFeature("Provider does not support requested option: vip_sg_ids.")
     lifecycle.cas_lock_lb(s, lb.id, child=False)
     apply_fields(lb, data, UPDATABLE)
@@ -227,7 +232,7 @@ def update(s: Session, ctx: RequestContext, env: ServiceEnv, lb_id: str, data: d
 
 
 def delete(s: Session, ctx: RequestContext, lb_id: str, *, cascade: bool) -> None:
-    lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer")
+    lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer", rbac.LOADBALANCER + rbac.DELETE)
     if not cascade and (lb.listeners or lb.pools):
         raise errors.ValidationError(f"Cannot delete Load Balancer {lb_id} - it has children")
     lifecycle.lock_for_delete(s, lb.id)
@@ -237,7 +242,7 @@ def delete(s: Session, ctx: RequestContext, lb_id: str, *, cascade: bool) -> Non
 
 
 def failover(s: Session, ctx: RequestContext, lb_id: str) -> None:
-    lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer")
+    lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer", rbac.LOADBALANCER + rbac.PUT_FAILOVER)
     lifecycle.lock_for_failover(s, lb.id)
     # Unbind with a new epoch (fencing): the instance is replaced, on another agent when the scheduler
     # has one (it avoids the agent in the amphora record), else on the same one. The old holder is
@@ -248,7 +253,7 @@ def failover(s: Session, ctx: RequestContext, lb_id: str) -> None:
 
 
 def status_tree(s: Session, ctx: RequestContext, lb_id: str) -> dict[str, Any]:
-    lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer")
+    lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer", rbac.LOADBALANCER + rbac.GET_STATUS)
 
     def st(obj: Any, **extra: Any) -> dict[str, Any]:
         return {
@@ -281,7 +286,7 @@ STAT_FIELDS = ("bytes_in", "bytes_out", "active_connections", "total_connections
 
 
 def stats(s: Session, ctx: RequestContext, lb_id: str) -> dict[str, int]:
-    lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer")
+    lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer", rbac.LOADBALANCER + rbac.GET_STATS)
     rows = s.scalars(select(m.ListenerStats).where(m.ListenerStats.loadbalancer_id == lb.id))
     total = dict.fromkeys(STAT_FIELDS, 0)
     for row in rows:
@@ -291,6 +296,6 @@ def stats(s: Session, ctx: RequestContext, lb_id: str) -> dict[str, int]:
 
 
 def listener_stats(s: Session, ctx: RequestContext, listener_id: str) -> dict[str, int]:
-    li = load(s, m.Listener, listener_id, ctx, "Listener")
+    li = load(s, m.Listener, listener_id, ctx, "Listener", rbac.LISTENER + rbac.GET_STATS)
     row = s.get(m.ListenerStats, li.id)
     return {f: getattr(row, f) if row is not None else 0 for f in STAT_FIELDS}

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 from lbaas.db import lifecycle
 from lbaas.db import models as m
 from lbaas.domain import errors
+from lbaas.services import neutron
+from lbaas.services import policy as rbac
 from lbaas.services.common import apply_fields, check_quota, load, nudge_after_commit, set_tags
 from lbaas.services.context import RequestContext
 from lbaas.services.env import ServiceEnv
@@ -22,14 +24,14 @@ def _check_address(env: ServiceEnv, address: str) -> None:
         raise errors.ValidationError(f"The IP Address {address} is reserved and cannot be used for a member.")
 
 
-def _check_subnet(s: Session, subnet_id: str | None) -> None:
-    if subnet_id and s.get(m.Subnet, subnet_id) is None:
-        raise errors.ValidationError(f"Subnet {subnet_id} not found.")
+def _check_subnet(s: Session, ctx: RequestContext, subnet_id: str | None) -> None:
+    if subnet_id:
+        neutron.usable(s, ctx, m.Subnet, subnet_id)
 
 
-def build(s: Session, env: ServiceEnv, pool: m.Pool, data: dict[str, Any]) -> m.Member:
+def build(s: Session, ctx: RequestContext, env: ServiceEnv, pool: m.Pool, data: dict[str, Any]) -> m.Member:
     _check_address(env, data["address"])
-    _check_subnet(s, data.get("subnet_id"))
+    _check_subnet(s, ctx, data.get("subnet_id"))
     for other in pool.members:
         if (
             other.address == data["address"]
@@ -68,18 +70,18 @@ def _lock_pool(s: Session, pool: m.Pool) -> None:
 
 
 def create(s: Session, ctx: RequestContext, env: ServiceEnv, pool_id: str, data: dict[str, Any]) -> m.Member:
-    pool = load(s, m.Pool, pool_id, ctx, "Pool")
+    pool = load(s, m.Pool, pool_id, ctx, "Pool", rbac.MEMBER + rbac.POST)
     check_quota(s, pool.project_id, "member", 1, env.settings.quota_defaults)
     _lock_pool(s, pool)
-    member = build(s, env, pool, data)
+    member = build(s, ctx, env, pool, data)
     s.flush()
     nudge_after_commit(s, pool.loadbalancer_id)
     return member
 
 
-def get(s: Session, ctx: RequestContext, pool_id: str, member_id: str) -> m.Member:
-    load(s, m.Pool, pool_id, ctx, "Pool")
-    member = load(s, m.Member, member_id, ctx, "Member")
+def get(s: Session, ctx: RequestContext, pool_id: str, member_id: str, action: str = rbac.GET_ONE) -> m.Member:
+    load(s, m.Pool, pool_id, ctx, "Pool", rbac.MEMBER + action)
+    member = load(s, m.Member, member_id, ctx, "Member", rbac.MEMBER + action)
     if member.pool_id != pool_id:
         raise errors.NotFound("Member", member_id)
     return member
@@ -88,7 +90,7 @@ def get(s: Session, ctx: RequestContext, pool_id: str, member_id: str) -> m.Memb
 def update(
     s: Session, ctx: RequestContext, env: ServiceEnv, pool_id: str, member_id: str, data: dict[str, Any]
 ) -> m.Member:
-    member = get(s, ctx, pool_id, member_id)
+    member = get(s, ctx, pool_id, member_id, rbac.PUT)
     _lock_pool(s, member.pool)
     if data.get("monitor_address"):
         _check_address(env, data["monitor_address"])
@@ -100,7 +102,7 @@ def update(
 
 
 def delete(s: Session, ctx: RequestContext, pool_id: str, member_id: str) -> None:
-    member = get(s, ctx, pool_id, member_id)
+    member = get(s, ctx, pool_id, member_id, rbac.DELETE)
     _lock_pool(s, member.pool)
     lifecycle.mark(member, "PENDING_DELETE")
     nudge_after_commit(s, member.pool.loadbalancer_id)
@@ -120,7 +122,10 @@ def batch_update(
     Members match on (address, protocol_port). A key given twice is a 400. A list that changes
     nothing leaves the load balancer untouched (202 and no provisioning cycle).
     """
-    pool = load(s, m.Pool, pool_id, ctx, "Pool")
+    pool = load(s, m.Pool, pool_id, ctx, "Pool", rbac.MEMBER + rbac.POST)  # Octavia: post, put, and delete
+    rbac.authorize(ctx, rbac.MEMBER + rbac.PUT, pool.project_id)
+    if not additive_only:
+        rbac.authorize(ctx, rbac.MEMBER + rbac.DELETE, pool.project_id)
     seen: set[tuple[str, int]] = set()
     for d in members:
         key = (d["address"], d["protocol_port"])
@@ -130,7 +135,7 @@ def batch_update(
             )
         seen.add(key)
         _check_address(env, d["address"])
-        _check_subnet(s, d.get("subnet_id"))
+        _check_subnet(s, ctx, d.get("subnet_id"))
     current = {(mb.address, mb.protocol_port): mb for mb in pool.members if mb.provisioning_status != "PENDING_DELETE"}
     to_create = [d for d in members if (d["address"], d["protocol_port"]) not in current]
     to_update = [(current[(d["address"], d["protocol_port"])], d) for d in members if (d["address"], d["protocol_port"]) in current]
@@ -141,7 +146,7 @@ def batch_update(
     check_quota(s, pool.project_id, "member", len(to_create) - len(to_delete), env.settings.quota_defaults)
     _lock_pool(s, pool)
     for d in to_create:
-        build(s, env, pool, d)
+        build(s, ctx, env, pool, d)
     for mb, d in changed_updates:
         apply_fields(mb, d, UPDATABLE)
         if "tags" in d:

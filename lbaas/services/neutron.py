@@ -20,7 +20,7 @@ Rules kept here, each checked inside the caller's one write transaction:
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -30,11 +30,13 @@ from lbaas.db import models as m
 from lbaas.domain import errors
 from lbaas.services import ipam
 from lbaas.services.context import RequestContext
+from lbaas.services.policy import FORBIDDEN
 
 MAX_FIXED_IPS = 5
 OCTAVIA_OWNER = "Octavia"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+NeutronRow = TypeVar("NeutronRow", m.Network, m.Subnet, m.Port)
 
 # --------------------------------------------------------------------------- visibility
 
@@ -72,6 +74,30 @@ def fixed_ips_filter(values: list[str]) -> list[ColumnElement[bool]]:
     if wanted["subnet_id"]:
         conds.append(m.IpAllocation.subnet_id.in_(wanted["subnet_id"]))
     return [exists().where(*conds)]
+
+
+def visible(ctx: RequestContext, obj: m.Network | m.Subnet | m.Port) -> bool:
+    """Neutron's rule: a project sees its own networks, subnets and ports, plus shared networks and
+    their subnets; an administrator sees all."""
+    if ctx.can_see(obj):
+        return True
+    if isinstance(obj, m.Network):
+        return bool(obj.shared)
+    if isinstance(obj, m.Subnet):
+        return bool(obj.network.shared)
+    return False
+
+
+def usable(s: Session, ctx: RequestContext, model: type[NeutronRow], ident: str) -> NeutronRow:
+    """A network, subnet or port that an Octavia request names (a VIP, a member's subnet): the row if
+    the caller may use it; 400 "not found" (Octavia's answer) if there is none; 403 if it belongs to
+    another project (and is not shared)."""
+    obj = s.get(model, ident)
+    if obj is None:
+        raise errors.ValidationError(f"{model.__name__} {ident} not found.")
+    if not visible(ctx, obj):
+        raise errors.Forbidden(FORBIDDEN)
+    return obj
 
 
 def get_network(s: Session, ctx: RequestContext, ident: str) -> m.Network:

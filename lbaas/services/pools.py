@@ -10,9 +10,11 @@ from lbaas.db import lifecycle
 from lbaas.db import models as m
 from lbaas.domain import errors
 from lbaas.domain.enums import LISTENER_POOL_PROTOCOLS
+from lbaas.services import policy as rbac
 from lbaas.services.common import apply_fields, check_quota, load, nudge_after_commit, set_tags
 from lbaas.services.context import RequestContext
 from lbaas.services.env import ServiceEnv
+from lbaas.services.listeners import check_tls_options
 
 FIELDS = (
     "name", "description", "admin_state_up", "lb_algorithm", "session_persistence", "tls_enabled",
@@ -40,6 +42,8 @@ def validate(pool: m.Pool) -> None:
             )
         if udp and sp_type != "SOURCE_IP":
             raise errors.ValidationError(f"Session persistence of type {sp_type} is not supported for {pool.protocol}.")
+    if pool.tls_enabled:
+        check_tls_options(pool.tls_versions, pool.tls_ciphers)
     if pool.crl_container_ref and not pool.ca_tls_container_ref:
         raise errors.ValidationError("A CA reference is required to specify a certificate revocation list.")
 
@@ -93,11 +97,11 @@ def attach_to_listener(listener: m.Listener, pool: m.Pool) -> None:
 def create(s: Session, ctx: RequestContext, env: ServiceEnv, data: dict[str, Any]) -> m.Pool:
     listener = None
     if data.get("listener_id"):
-        listener = load(s, m.Listener, data["listener_id"], ctx, "Listener")
+        listener = load(s, m.Listener, data["listener_id"], ctx, "Listener", rbac.POOL + rbac.POST)
     lb_id = data.get("loadbalancer_id") or (listener.loadbalancer_id if listener else None)
     if lb_id is None:
         raise errors.ValidationError("loadbalancer_id or listener_id must be specified.")
-    lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer")
+    lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer", rbac.POOL + rbac.POST)
     if listener is not None and listener.loadbalancer_id != lb.id:
         raise errors.ValidationError("Listener and pool must be on the same load balancer.")
     check_quota(s, lb.project_id, "pool", 1, env.settings.quota_defaults)
@@ -114,7 +118,7 @@ def create(s: Session, ctx: RequestContext, env: ServiceEnv, data: dict[str, Any
 
 
 def update(s: Session, ctx: RequestContext, env: ServiceEnv, pool_id: str, data: dict[str, Any]) -> m.Pool:
-    pool = load(s, m.Pool, pool_id, ctx, "Pool")
+    pool = load(s, m.Pool, pool_id, ctx, "Pool", rbac.POOL + rbac.PUT)
     lifecycle.cas_lock_lb(s, pool.loadbalancer_id)
     data = _normalise(dict(data))
     if "lb_algorithm" in data and data["lb_algorithm"] is None:
@@ -128,7 +132,7 @@ def update(s: Session, ctx: RequestContext, env: ServiceEnv, pool_id: str, data:
 
 
 def delete(s: Session, ctx: RequestContext, pool_id: str) -> None:
-    pool = load(s, m.Pool, pool_id, ctx, "Pool")
+    pool = load(s, m.Pool, pool_id, ctx, "Pool", rbac.POOL + rbac.DELETE)
     for policy in pool.l7policies:
         if policy.action == "REDIRECT_TO_POOL" and policy.provisioning_status != "PENDING_DELETE":
             raise errors.Conflict(f"Pool {pool.id} is in use by L7 policy {policy.id}")

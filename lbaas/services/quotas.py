@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from lbaas.db import models as m
 from lbaas.domain import errors
+from lbaas.services import policy as rbac
 from lbaas.services.context import RequestContext
 
 KEYS = ("loadbalancer", "listener", "member", "pool", "healthmonitor", "l7policy", "l7rule")
 ALIASES = {"load_balancer": "loadbalancer", "health_monitor": "healthmonitor"}
-FORBIDDEN = "Policy does not allow this request to be performed."
 
 
 def defaults(settings_defaults: dict[str, int]) -> dict[str, int]:
@@ -35,13 +35,13 @@ def effective(row: m.Quota | None, settings_defaults: dict[str, int]) -> dict[st
     return {k: v if (v := getattr(row, k)) is not None else base[k] for k in KEYS}
 
 
-def check_project(ctx: RequestContext, project_id: str) -> None:
-    if not ctx.is_admin and project_id != ctx.project_id:
-        raise errors.Forbidden(FORBIDDEN)
+def check_project(ctx: RequestContext, project_id: str, action: str = rbac.GET_ONE) -> None:
+    """Octavia's quota rules: read-quota for one's own project, quota admins and global observers for any."""
+    rbac.authorize(ctx, rbac.QUOTA + action, project_id)
 
 
 def get(s: Session, ctx: RequestContext, project_id: str, settings_defaults: dict[str, int]) -> dict[str, int]:
-    """A project's effective quotas (its own for anyone, any project's for an admin)."""
+    """A project's effective quotas, if the policy lets the caller read them."""
     check_project(ctx, project_id)
     return effective(s.get(m.Quota, project_id), settings_defaults)
 
@@ -49,12 +49,12 @@ def get(s: Session, ctx: RequestContext, project_id: str, settings_defaults: dic
 def list_records(
     s: Session, ctx: RequestContext, project_ids: list[str], settings_defaults: dict[str, int]
 ) -> list[tuple[str, dict[str, int]]]:
-    """Projects that have a quota record; a non-admin sees only its own."""
+    """Projects that have a quota record, within what the policy lets the caller list (Octavia's
+    quota ``get_all`` / ``get_all-global``)."""
     stmt = select(m.Quota).order_by(m.Quota.project_id)
-    if not ctx.is_admin:
-        stmt = stmt.where(m.Quota.project_id == ctx.project_id)
-    if project_ids:
-        stmt = stmt.where(m.Quota.project_id.in_(project_ids))
+    projects = rbac.list_scope(ctx, rbac.QUOTA, project_ids)
+    if projects is not None:
+        stmt = stmt.where(m.Quota.project_id.in_(projects))
     return [(row.project_id, effective(row, settings_defaults)) for row in s.scalars(stmt)]
 
 

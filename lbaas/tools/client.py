@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 import httpx
+
+
+def fault_message(r: httpx.Response) -> str:
+    """The message of an Octavia or Neutron fault body, else the body."""
+    try:
+        body = r.json()
+    except ValueError:
+        return r.text[:500]
+    if isinstance(body, dict):
+        if "faultstring" in body:
+            return str(body["faultstring"])
+        if isinstance(body.get("NeutronError"), dict):
+            return str(body["NeutronError"].get("message", r.text))
+    return r.text[:500]
 
 
 class ApiError(RuntimeError):
@@ -15,6 +30,9 @@ class ApiError(RuntimeError):
 class Client:
     def __init__(self, endpoint: str = "http://127.0.0.1:9876", *, project: str | None = None) -> None:
         headers = {"X-Project-Id": project} if project else {}
+        token = os.environ.get("LBAAS_TOKEN") or os.environ.get("OS_TOKEN")
+        if token:  # token or keystone mode: the token decides the project
+            headers = {"X-Auth-Token": token}
         self.http = httpx.Client(base_url=endpoint.rstrip("/"), headers=headers, timeout=30)
 
     def close(self) -> None:
@@ -23,7 +41,7 @@ class Client:
     def call(self, method: str, path: str, body: dict[str, Any] | None = None, ok: tuple[int, ...] = ()) -> Any:
         r = self.http.request(method, path, json=body)
         if r.status_code >= 400 and r.status_code not in ok:
-            raise ApiError(f"{method} {path} → {r.status_code}: {r.text}")
+            raise ApiError(f"{method} {path} → {r.status_code}: {fault_message(r)}")
         return r.json() if r.content else None
 
     # Neutron subset -----------------------------------------------------------------------------

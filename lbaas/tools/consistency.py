@@ -164,6 +164,8 @@ def _orphan_rows(s: Session) -> list[str]:
         ("l7rule", s.execute(select(m.L7Rule.id, m.L7Rule.l7policy_id)), policies),
         ("amphora", s.execute(select(m.Amphora.id, m.Amphora.loadbalancer_id)), lbs | {None}),
         ("listener_stats", s.execute(select(m.ListenerStats.listener_id, m.ListenerStats.loadbalancer_id)), lbs),
+        ("member_stats", s.execute(select(m.MemberStats.member_id, m.MemberStats.member_id)),
+         set(s.scalars(select(m.Member.id)))),
     ):
         out += [f"orphan {kind} {oid} (parent {parent} is gone)" for oid, parent in rows if parent not in parents]
     for lid, pid, lb_id in s.execute(select(m.Listener.id, m.Listener.default_pool_id, m.Listener.loadbalancer_id)):

@@ -55,6 +55,9 @@ class Hosts:
         return [Host(p["name"], p) for p in ports]
 
     def create(self, name: str, network: str, ip: str | None = None) -> Host:
+        existing = self.client.call("GET", f"/v2.0/ports?device_owner={DEVICE_OWNER}&name={name}")["ports"]
+        if existing:  # a second port would land in the same namespace, and delete would leak one
+            raise ApiError(f"host {name} already exists ({existing[0]['fixed_ips'][0]['ip_address']})")
         net = self.client.find_network(network)
         body: dict[str, Any] = {
             "network_id": net["id"],

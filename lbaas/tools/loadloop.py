@@ -13,6 +13,8 @@ prints one JSON line at the end:
     without a single successful answer, start and end included) and gap_at, per_host answer counts,
     and ``track``: wall-clock times of the answers from the host named by ``--track``.
 
+An ``https://`` URL is fetched over TLS (certificate not verified: the load is what is measured).
+
 Stdlib only: it runs under ``ip netns exec`` with whatever Python the tests use.
 """
 
@@ -22,6 +24,7 @@ import argparse
 import http.client
 import json
 import signal
+import ssl
 import threading
 import time
 from urllib.parse import urlsplit
@@ -39,7 +42,9 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=0.003, help="pause between requests, per worker")
     args = ap.parse_args()
     url = urlsplit(args.url)
-    host, port, path = url.hostname or "", url.port or 80, url.path or "/"
+    secure = url.scheme == "https"  # a test tool: the certificate is not verified
+    host, port, path = url.hostname or "", url.port or (443 if secure else 80), url.path or "/"
+    tls_context = ssl._create_unverified_context() if secure else None
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -82,7 +87,11 @@ def main() -> None:
         while take():
             try:
                 if conn is None:
-                    conn = http.client.HTTPConnection(host, port, timeout=args.timeout)
+                    conn = (
+                        http.client.HTTPSConnection(host, port, timeout=args.timeout, context=tls_context)
+                        if secure
+                        else http.client.HTTPConnection(host, port, timeout=args.timeout)
+                    )
                 headers = {"Connection": "close"} if args.mode == "new" else {}
                 conn.request("GET", path, headers=headers)
                 resp = conn.getresponse()

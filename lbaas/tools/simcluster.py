@@ -138,8 +138,8 @@ class SimCluster:
             self._db_made = True
             upgrade(self.db_url)
             self.topo.start()
-            self._start("api-1", "api", "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning")
-            self._start("api-2", "api", "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning")
+            self._start("api-1", "api", "--bind", f"127.0.0.1:{self.port}", "--auth-strategy", "noauth", "--log-level", "warning")
+            self._start("api-2", "api", "--bind", f"127.0.0.1:{self.port}", "--auth-strategy", "noauth", "--log-level", "warning")
             wait_for(lambda: self.http.get("/").status_code == 200, 60, "the API")
             self._start("controller", "controller")
             self.topo.add_host("t")

@@ -7,6 +7,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -45,13 +46,13 @@ def free_port() -> int:
     raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, context: ssl.SSLContext | None = None) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"lbaas serve exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
         try:
-            with urllib.request.urlopen(url + "/", timeout=1) as resp:
+            with urllib.request.urlopen(url + "/", timeout=1, context=context) as resp:
                 if resp.status == 200:
                     return
         except OSError:
@@ -73,19 +74,28 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_server(state_dir: Path) -> Iterator[Server]:
-    """A fresh server with its SQLite database and log (``server.log``) in ``state_dir``."""
+def running_server(
+    state_dir: Path,
+    *extra: str,
+    scheme: str = "http",
+    context: ssl.SSLContext | None = None,
+    env_extra: dict[str, str] | None = None,
+    port: int | None = None,
+) -> Iterator[Server]:
+    """A fresh server with its SQLite database and log (``server.log``) in ``state_dir``; ``extra`` are
+    more ``lbaas serve`` options (``--auth-strategy token``, ``--tls-cert …`` with scheme https)."""
     log = state_dir / "server.log"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    port = port or free_port()
+    url = f"{scheme}://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "LBAAS_"))}
+    env.update(env_extra or {})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     cmd = [sys.executable, "-m", "lbaas.cli", "serve", "--provider", "noop",
-           "--state-dir", str(state_dir), "--bind", f"127.0.0.1:{port}"]  # fmt: skip
+           "--state-dir", str(state_dir), "--bind", f"127.0.0.1:{port}", *extra]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=state_dir)
     try:
-        _wait_ready(url, proc, log)
+        _wait_ready(url, proc, log, context)
         yield Server(url=url, pid=proc.pid, log=log)
     finally:
         _stop(proc)

@@ -10,6 +10,9 @@ from fastapi.testclient import TestClient
 from lbaas.db.session import Database
 from lbaas.providers.noop import NoopProvider
 from tests.contract.helpers import Cloud, make_subnet
+from tests.contract.personas import personas
+
+__all__ = ["personas"]  # the fixture, for every contract test
 
 
 @pytest.fixture

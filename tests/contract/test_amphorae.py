@@ -17,10 +17,12 @@ from lbaas.providers.noop import NoopProvider
 from lbaas.services import amphorae
 from lbaas.services.env import ServiceEnv
 from tests.contract.helpers import make_subnet, settle
+from tests.contract.personas import persona_headers
 
 AMP = "/v2/octavia/amphorae"
-MEMBER = {"X-Project-Id": "p1", "X-Roles": "member"}
-ADMIN = {"X-Project-Id": "p1", "X-Roles": "admin"}
+MEMBER = persona_headers("member", "p1")
+ADMIN = persona_headers("admin", "p1")
+pytestmark = pytest.mark.usefixtures("personas")  # persona_headers() needs it
 FORBIDDEN = "Policy does not allow this request to be performed."
 FIELDS = {
     "id", "loadbalancer_id", "compute_id", "lb_network_ip", "vrrp_ip", "ha_ip", "vrrp_port_id", "ha_port_id",
@@ -268,7 +270,7 @@ def test_policy(client: TestClient, database: Database, provider: NoopProvider, 
         _fault(getattr(client, method)(url, headers=MEMBER), 403, FORBIDDEN)
     assert _lb_status(client, lb["id"]) == "ACTIVE"  # nothing happened
     assert len(client.get(AMP, headers=ADMIN).json()["amphorae"]) == 1
-    assert client.get(AMP, headers={"X-Roles": "reader,Admin"}).status_code == 200
-    app_env.settings.noauth_admin = False
-    _fault(client.get(AMP), 403, FORBIDDEN)
+    assert client.get(AMP, headers=persona_headers("admin")).status_code == 200
+    # A member of the default project (what the anonymous caller was before noauth meant admin).
+    _fault(client.get(AMP, headers={"X-Project-Id": "lbaas-default"}), 403, FORBIDDEN)
     assert client.get(f"{AMP}/{amp['id']}/stats", headers=ADMIN).status_code == 200

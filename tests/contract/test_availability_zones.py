@@ -16,12 +16,14 @@ from lbaas.db.session import Database
 from lbaas.providers.noop import NoopProvider
 from lbaas.services.env import ServiceEnv
 from tests.contract.helpers import make_subnet, settle
+from tests.contract.personas import persona_headers
 
 AZP = "/v2/lbaas/availabilityzoneprofiles"
 AZ = "/v2/lbaas/availabilityzones"
 ZONE_A = json.dumps({"compute_zone": "zone-a"})
-MEMBER = {"X-Project-Id": "p1", "X-Roles": "member"}
-ADMIN = {"X-Project-Id": "p1", "X-Roles": "admin"}
+MEMBER = persona_headers("member", "p1")
+ADMIN = persona_headers("admin", "p1")
+pytestmark = pytest.mark.usefixtures("personas")  # persona_headers() needs it
 FORBIDDEN = "Policy does not allow this request to be performed."
 
 
@@ -193,9 +195,9 @@ def test_policy(client: TestClient, app_env: ServiceEnv) -> None:
         _fault(getattr(client, method)(url, headers=MEMBER, **kwargs), 403, FORBIDDEN)
     assert client.get(f"{AZ}/az1", headers=MEMBER).status_code == 200
     assert client.post(AZP, json=pbody, headers=ADMIN).status_code == 201
-    app_env.settings.noauth_admin = False
-    _fault(client.post(AZP, json=pbody), 403, FORBIDDEN)
-    assert client.get(AZ).status_code == 200
+    member = {"X-Project-Id": "lbaas-default"}  # a member of the default project
+    _fault(client.post(AZP, json=pbody, headers=member), 403, FORBIDDEN)
+    assert client.get(AZ, headers=member).status_code == 200
 
 
 # --------------------------------------------------------------------------- load balancers in a zone

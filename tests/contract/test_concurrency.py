@@ -61,6 +61,11 @@ class Server:
 
 
 @pytest.fixture
+def auth_strategy() -> str:
+    """These tests drive their own uvicorn with plain HTTP clients: noauth (every caller is admin)."""
+    return "noauth"
+
+@pytest.fixture
 def server(database: Database, settings: Settings) -> Iterator[Server]:
     provider = NoopProvider(database, names=frozenset({"noop", "amphora", "octavia"}))  # not held
     database.on_commit = provider.nudge

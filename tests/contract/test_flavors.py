@@ -16,12 +16,14 @@ from lbaas.db.session import Database
 from lbaas.providers.noop import NoopProvider
 from lbaas.services.env import ServiceEnv
 from tests.contract.helpers import make_subnet, settle
+from tests.contract.personas import persona_headers
 
 FP = "/v2/lbaas/flavorprofiles"
 FL = "/v2/lbaas/flavors"
 SINGLE = json.dumps({"loadbalancer_topology": "SINGLE"})
-MEMBER = {"X-Project-Id": "p1", "X-Roles": "member"}
-ADMIN = {"X-Project-Id": "p1", "X-Roles": "admin"}
+MEMBER = persona_headers("member", "p1")
+ADMIN = persona_headers("admin", "p1")
+pytestmark = pytest.mark.usefixtures("personas")  # persona_headers() needs it
 FORBIDDEN = "Policy does not allow this request to be performed."
 
 
@@ -244,10 +246,10 @@ def test_policy(client: TestClient, app_env: ServiceEnv) -> None:
     assert client.get(FP, headers=ADMIN).status_code == 200
     assert client.post(FP, json=body, headers=ADMIN).status_code == 201
 
-    app_env.settings.noauth_admin = False
-    _fault(client.post(FP, json=body), 403, FORBIDDEN)
-    _fault(client.post(FL, json={"flavor": {"name": "z", "flavor_profile_id": fp["id"]}}), 403, FORBIDDEN)
-    assert client.get(FL).status_code == 200
+    member = {"X-Project-Id": "lbaas-default"}  # a member of the default project
+    _fault(client.post(FP, json=body, headers=member), 403, FORBIDDEN)
+    _fault(client.post(FL, json={"flavor": {"name": "z", "flavor_profile_id": fp["id"]}}, headers=member), 403, FORBIDDEN)
+    assert client.get(FL, headers=member).status_code == 200
     assert client.post(FP, json=body, headers=ADMIN).status_code == 201
 
 

@@ -19,6 +19,7 @@ from lbaas.db import models as m
 from lbaas.db.session import Database
 from lbaas.providers.noop import NoopProvider
 from tests.contract.helpers import active_lb, make_subnet
+from tests.contract.personas import persona_headers
 
 SECRET = "s3cret-for-tests"
 H = {SECRET_HEADER: SECRET}
@@ -213,7 +214,7 @@ def test_api_source_raises_instead_of_answering_none_on_errors(client: TestClien
 # --------------------------------------------------------------------------- operator endpoints
 
 
-def test_agent_list_disable_and_drain(client: TestClient, database: Database, lb: dict) -> None:
+def test_agent_list_disable_and_drain(client: TestClient, database: Database, lb: dict, personas: None) -> None:
     a = beat(client, "host-a", "az1")
     beat(client, "host-b")
     with database.write() as s:  # host-b went silent long ago
@@ -224,7 +225,7 @@ def test_agent_list_disable_and_drain(client: TestClient, database: Database, lb
     assert agents["host-a"]["availability_zone"] == "az1"
     assert agents["host-b"]["alive"] is False and agents["host-b"]["liveness"] == "DEAD"
     assert agents["host-b"]["loadbalancer_count"] == 0
-    assert client.get("/v2/octavia/agents", headers={"X-Roles": "member"}).status_code == 403
+    assert client.get("/v2/octavia/agents", headers=persona_headers("member")).status_code == 403
 
     r = client.put(f"/v2/octavia/agents/{a['id']}", json={"agent": {"admin_state_up": False}})
     assert r.status_code == 200 and r.json()["agent"]["admin_state_up"] is False

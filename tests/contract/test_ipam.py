@@ -88,6 +88,11 @@ def _loopback_socket() -> socket.socket:
     pytest.skip(f"no free loopback port in {PORT_RANGE.start}-{PORT_RANGE.stop - 1}")
 
 
+@pytest.fixture
+def auth_strategy() -> str:
+    """The served app is driven by plain HTTP clients: noauth (every caller is admin)."""
+    return "noauth"
+
 @contextmanager
 def served(database: Database, env: ServiceEnv) -> Iterator[str]:
     """The real app under uvicorn in a background thread; yields its base URL."""

@@ -6,10 +6,20 @@ from typing import Any
 
 import pytest
 
+from lbaas.services.env import ServiceEnv
 from tests.contract.helpers import CONTROL_STRINGS, LISTENERS, POOLS, Cloud, assert_fault
+from tests.contract.tlsrefs import seed_pair
 
-CERT = "http://barbican/v1/containers/1"
-CA = "http://barbican/v1/containers/ca"
+CERT_ID = "00000000-0000-4000-8000-00000000c001"
+CA_ID = "00000000-0000-4000-8000-00000000ca01"
+CERT = f"http://barbican/v1/containers/{CERT_ID}"
+CA = f"http://barbican/v1/containers/{CA_ID}"
+
+
+@pytest.fixture(autouse=True)
+def _tls_refs(cloud: Cloud, app_env: ServiceEnv) -> None:
+    """CERT and CA are real certificate containers of the default project (what the tests act as)."""
+    seed_pair(cloud.db, app_env.secrets(), app_env.settings.default_project, CERT_ID, CA_ID)
 
 
 def test_create_defaults(cloud: Cloud) -> None:

@@ -9,8 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lbaas.providers.base import AZ_CAPABILITIES, FLAVOR_CAPABILITIES
+from tests.contract.personas import persona_headers
 
-MEMBER = {"X-Project-Id": "p1", "X-Roles": "member"}
+MEMBER = persona_headers("member", "p1")
+pytestmark = pytest.mark.usefixtures("personas")  # persona_headers() needs it
 
 
 def _fault(r: Any, code: int, text: str) -> None:
@@ -71,5 +73,5 @@ def test_capabilities_are_admin_only(client: TestClient, kind: str) -> None:
         403,
         "Policy does not allow this request to be performed.",
     )
-    r = client.get(f"/v2/lbaas/providers/amphora/{kind}", headers={"X-Roles": "admin", "X-Project-Id": "p1"})
+    r = client.get(f"/v2/lbaas/providers/amphora/{kind}", headers=persona_headers("admin", "p1"))
     assert r.status_code == 200

@@ -14,10 +14,12 @@ from lbaas.db.session import Database
 from lbaas.providers.noop import NoopProvider
 from lbaas.services.env import ServiceEnv
 from tests.contract.helpers import active_lb, make_subnet, settle
+from tests.contract.personas import persona_headers
 
 KEYS = ("loadbalancer", "listener", "member", "pool", "healthmonitor", "l7policy", "l7rule")
 PROJECT = "lbaas-default"  # the project of requests without X-Project-Id
-MEMBER_OF = {"X-Project-Id": "p1", "X-Roles": "member"}
+MEMBER_OF = persona_headers("member", "p1")
+pytestmark = pytest.mark.usefixtures("personas")  # persona_headers() needs it
 FORBIDDEN = "Policy does not allow this request to be performed."
 
 
@@ -141,18 +143,18 @@ def test_policy(client: TestClient, app_env: ServiceEnv) -> None:
     # A project id without roles is not the anonymous operator either.
     _fault(client.put("/v2/lbaas/quotas/p1", json={"quota": {"pool": 9}}, headers={"X-Project-Id": "p1"}), 403)
     # An admin sees and filters every project.
-    admin = {"X-Project-Id": "p3", "X-Roles": "member,admin"}
+    admin = persona_headers("admin", "p3")
     assert len(client.get("/v2/lbaas/quotas", headers=admin).json()["quotas"]) == 2
     assert [q["project_id"] for q in client.get("/v2/lbaas/quotas?project_id=p2", headers=admin).json()["quotas"]] == [
         "p2"
     ]
     assert client.put("/v2/lbaas/quotas/p2", json={"quota": {"pool": 5}}, headers=admin).status_code == 202
-    # With noauth_admin off, the anonymous caller is an ordinary member of the default project.
-    app_env.settings.noauth_admin = False
-    _fault(client.put("/v2/lbaas/quotas/p1", json={"quota": {"pool": 9}}), 403, FORBIDDEN)
-    _fault(client.get("/v2/lbaas/quotas/p1"), 403, FORBIDDEN)
-    assert client.get(f"/v2/lbaas/quotas/{PROJECT}").status_code == 200
-    assert client.get("/v2/lbaas/quotas/p1").status_code == 403
+    # An ordinary member of the default project.
+    member = {"X-Project-Id": PROJECT}
+    _fault(client.put("/v2/lbaas/quotas/p1", json={"quota": {"pool": 9}}, headers=member), 403, FORBIDDEN)
+    _fault(client.get("/v2/lbaas/quotas/p1", headers=member), 403, FORBIDDEN)
+    assert client.get(f"/v2/lbaas/quotas/{PROJECT}", headers=member).status_code == 200
+    assert client.get("/v2/lbaas/quotas/p1", headers=member).status_code == 403
     assert client.get("/v2/lbaas/quotas/p2", headers=admin).json()["quota"]["pool"] == 5
 
 
@@ -186,9 +188,7 @@ def test_quota_loadbalancer(client: TestClient, database: Database, provider: No
     assert _count(database, m.LoadBalancer) == 1
     assert _count(database, m.Port) == ports  # no VIP port allocated for the refused LB
     # Another project is not limited by this record; unlimited again after a reset.
-    other = client.post(
-        "/v2/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet}}, headers={"X-Project-Id": "p2"}
-    )
+    other = client.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet, "project_id": "p2"}})
     assert other.status_code == 201
     client.delete(f"/v2/lbaas/quotas/{PROJECT}")
     assert client.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet}}).status_code == 201

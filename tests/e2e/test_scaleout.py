@@ -79,7 +79,7 @@ class Cluster:
         )
 
     def start_api(self, name: str) -> None:
-        self.start(name, "api", "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning")
+        self.start(name, "api", "--bind", f"127.0.0.1:{self.port}", "--auth-strategy", "noauth", "--log-level", "warning")
 
     def start_controller(self) -> None:
         self.start("controller", "controller")

@@ -36,6 +36,8 @@ class RenderOptions:
                         (``/dev/log``, ``127.0.0.1:514``, ``ring@name``...).
     log_facility / log_level: syslog facility and optional max level.
     log_requests:       with a log target, add ``option httplog`` / ``option tcplog`` to frontends.
+    log_format:         with a log target and log_requests, a ``log-format`` for every frontend instead
+                        (Octavia's tenant flow format); HTTP-only variables become ``-`` in TCP frontends.
     nbthread:           ``None`` leaves HAProxy's default (one thread per CPU).
     prometheus_exporter: whether the binary has the built-in exporter (``features.probe``); a PROMETHEUS
                         listener is refused with RenderError when it has not.
@@ -43,6 +45,8 @@ class RenderOptions:
                         enables ``option external-check`` with that command (and the global
                         ``external-check`` + ``insecure-fork-wanted`` it needs); opt-in only.
     stick_table_size:   size of the SOURCE_IP / APP_COOKIE stick tables.
+    cert_dir:           where the agent writes the PEM files of TLS listeners and pools (named by their
+                        SHA-256, see ``viewmodel.tls_files``); ``None`` refuses TLS material.
     """
 
     stats_socket_path: str
@@ -58,10 +62,12 @@ class RenderOptions:
     log_facility: str = "local0"
     log_level: str | None = None
     log_requests: bool = True
+    log_format: str | None = None
     nbthread: int | None = None
     prometheus_exporter: bool = True
     ping_check_command: str | None = None
     stick_table_size: str = "10k"
+    cert_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.maxconn_cap < 1 or self.default_listener_maxconn < 1 or self.min_global_maxconn < 1:

@@ -1,13 +1,21 @@
 """HAProxy as a data-plane unit (``lbaas.agent.units.Unit``): its file, its record, its steps.
 
-Its file is ``haproxy.cfg``; its record is that file, the digest the running HAProxy confirmed it loaded
-(``loaded``) and the master's pid (and whether it serves in the LB's namespace). What this process
+Its files are ``haproxy.cfg`` and the TLS material it names (``certs/<sha256>.pem``: certificates, keys,
+CA bundles, CRLs; named by the SHA-256 of their content, so a changed certificate is a new name and so a
+changed config, and the digest covers them); its record is that file, the names in ``certs/`` (and
+whether that directory is 0700), the digest the running HAProxy confirmed it loaded (``loaded``) and the
+master's pid (and whether it serves in the LB's namespace). What this process
 remembers of it: the last config HAProxy refused (with its words, so the same text is not checked again
 every resync) and the ``del server`` commands HAProxy refused while connections were open.
 
 ``haproxy.cfg`` is what was checked and swapped in; ``loaded`` is what the running HAProxy confirmed it
 runs. They differ after a reload failed, or the agent died between swap and reload: then the file is
 right and the process is not, and only a reload fixes it.
+
+The PEM files are written (0600, in a 0700 ``certs/``, each whole through a rename) before anything
+reads the config that names them, a background ``haproxy -c`` included; those no desired config names
+are removed once the running HAProxy loaded the new one (until then the old config may still be
+restored or reloaded). A missing or stray PEM file, or a ``certs/`` not 0700, is not converged.
 
 The plan (pure, ``HaproxyUnit.plan``):
 
@@ -25,8 +33,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import os
+import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,6 +45,7 @@ from lbaas.agent.haproxy.options import RenderOptions
 from lbaas.agent.haproxy.process import ConfigRejected, HaproxyError, HaproxyProcess
 from lbaas.agent.haproxy.render import render_haproxy
 from lbaas.agent.haproxy.runtime_plan import Command, plan_runtime
+from lbaas.agent.haproxy.viewmodel import tls_files
 from lbaas.agent.paths import LbPaths, read_file
 from lbaas.agent.plan import Adopt
 from lbaas.agent.plan import digest as _digest
@@ -44,7 +55,20 @@ from lbaas.domain.spec import LoadBalancerSpec
 log = logging.getLogger(__name__)
 
 CFG = "haproxy.cfg"
+CERTS = "certs/"  # prefix of the PEM files' keys in ``Rendered.files`` (``LbPaths.certs``)
 DELETE_RETRY_S = 2.0
+
+
+def config_digest(text: str, certs: Iterable[str] = ()) -> str:
+    """The digest of a config and the PEM files it names (``certs``: their names, each the SHA-256 of the
+    file's content, so covering the names covers the content). Without PEM files: the text's digest."""
+    names = sorted(certs)
+    return _digest(text + "\0" + "\n".join(names)) if names else _digest(text)
+
+
+def _names_in(text: str, names: Iterable[str]) -> tuple[str, ...]:
+    """Which of ``names`` (PEM files on disk) the config ``text`` names."""
+    return tuple(sorted(n for n in names if n in text))
 
 
 def _read(path: Path, *, strip: bool = True) -> str | None:
@@ -58,6 +82,8 @@ class HaproxyRecord:
     loaded: str | None  # digest the running HAProxy confirmed
     pid: int | None  # master pid (None: not running)
     in_ns: bool  # ... serving in the LB's namespace
+    certs: frozenset[str] = frozenset()  # file names in certs/ (stray temporary files included)
+    certs_private: bool = True  # certs/ is 0700 (or absent)
 
     @property
     def running(self) -> bool:
@@ -95,6 +121,7 @@ class Check(HaproxyStep):
     background: bool = False
     refused: str | None = None
     restore: str | None = None
+    restore_certs: tuple[str, ...] = ()  # the PEM files ``restore`` names
 
 
 @dataclass(frozen=True)
@@ -129,7 +156,25 @@ class Start(HaproxyStep):
 
 @dataclass(frozen=True)
 class MarkLoaded(HaproxyStep):
+    """Record what the running HAProxy loaded: ``text`` and the PEM files it names (``certs``)."""
+
     text: str
+    certs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WriteCerts(HaproxyStep):
+    """Write these PEM files into certs/ (made 0700), each 0600 and whole (temporary file, rename)."""
+
+    names: tuple[str, ...]
+    contents: tuple[str, ...] = field(repr=False)  # keys among them: never in a log line
+
+
+@dataclass(frozen=True)
+class PruneCerts(HaproxyStep):
+    """Remove these files from certs/: no desired config names them (the running HAProxy loaded its own)."""
+
+    names: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -191,17 +236,20 @@ class HaproxyUnit:
 
     def render(self, desired: LoadBalancerSpec, paths: LbPaths) -> Rendered:
         text = render_haproxy(desired, self._options(paths))
-        return Rendered({CFG: text}, _digest(text))
+        pems = tls_files(desired)
+        files = {CFG: text, **{CERTS + name: pem for name, pem in pems.items()}}
+        return Rendered(files, config_digest(text, pems))
 
     def observe(self, paths: LbPaths, ns: str) -> HaproxyRecord:
         pid = self.process.running_in(paths, ns)
         in_ns = pid is not None
         if pid is None:
             pid = self.process.is_running(paths)
-        return HaproxyRecord(_read(paths.cfg, strip=False), _read(paths.loaded), pid, in_ns)
+        certs, private = _observe_certs(paths.certs)
+        return HaproxyRecord(_read(paths.cfg, strip=False), _read(paths.loaded), pid, in_ns, certs, private)
 
     def stopped(self, record: HaproxyRecord) -> HaproxyRecord:
-        return HaproxyRecord(record.cfg, record.loaded, None, False)
+        return HaproxyRecord(record.cfg, record.loaded, None, False, record.certs, record.certs_private)
 
     def new_memory(self) -> HaproxyMemory:
         return HaproxyMemory()
@@ -220,31 +268,44 @@ class HaproxyUnit:
         mem: HaproxyMemory = view.memory if view.memory is not None else HaproxyMemory()
         current, running = rec.cfg, rec.running
         refused = mem.refused[1] if mem.refused is not None and mem.refused[0] == text else None
+        pems = {k[len(CERTS):]: v for k, v in view.rendered.files.items() if k.startswith(CERTS)}
+        names = tuple(sorted(pems))
+        missing = [n for n in names if n not in rec.certs or not rec.certs_private]
+        write: list[Step] = [WriteCerts(tuple(missing), tuple(pems[n] for n in missing))] if missing else []
+        stray = tuple(sorted(rec.certs - set(pems)))
+        prune: list[Step] = [PruneCerts(stray)] if stray else []
         converged = (
             not mem.pending_deletes and rec.loaded == view.rendered.digest and current == text and rec.in_ns
-        )
+            and not write and not prune
+        )  # fmt: skip
         live = self._plan_live(view, text, rec, refused)
-        pre: list[Step] = []
+        if live is not None and not isinstance(live[0], Refuse):
+            live = (*write, *live, *prune)
+        pre: list[Step] = [*write]
         post: list[Step] = []
         first_start = current is None and not running
         if text != current and not first_start and refused is None:
             pre.append(CheckInBackground(text))
         loaded = running and rec.loaded == view.rendered.digest
+        mark = MarkLoaded(text, names)
         if text == current and (loaded or not running):
             if running and mem.pending_deletes:
                 post.append(RetryDeletes())
             if not running:
-                post += [Start(), ForgetDeletes(), MarkLoaded(text), Adopt(False)]
+                post += [Start(), ForgetDeletes(), mark, Adopt(False)]
             elif view.applied is None:
                 post.append(Adopt(True))  # a previous agent process started it; we only watch it
         elif first_start:
-            post += [FirstStart(text, refused), ForgetDeletes(), MarkLoaded(text), Adopt(False)]
+            post += [FirstStart(text, refused), ForgetDeletes(), mark, Adopt(False)]
         else:
             if text != current:
                 restore = current if not running and current is not None else None
-                post += [Check(text, background=refused is None, refused=refused, restore=restore), Swap()]
+                restore_certs = _names_in(restore, rec.certs) if restore is not None else ()
+                post += [Check(text, background=refused is None, refused=refused, restore=restore,
+                               restore_certs=restore_certs), Swap()]  # fmt: skip
             post += [SaveServerState(), Reload()] if running else [Start()]
-            post += [ForgetDeletes(), MarkLoaded(text), Adopt(False)]
+            post += [ForgetDeletes(), mark, Adopt(False)]
+        post += prune  # only once the running HAProxy loaded the config that names none of them
         return UnitPlan(converged, live, tuple(pre), tuple(post))
 
     @staticmethod
@@ -255,14 +316,17 @@ class HaproxyUnit:
         last = view.applied
         if not rec.running or current is None or text == current:
             return None
-        if last is None or last.vip != view.desired.vip or rec.loaded != _digest(current):
+        if last is None or last.vip != view.desired.vip:
             return None
-        commands = plan_runtime(current, text)
+        if rec.loaded != config_digest(current, _names_in(current, rec.certs)):
+            return None  # the running HAProxy did not load the file (and the PEM files it names)
+        commands = plan_runtime(current, text)  # server lines only: the same PEM files as ``current``
         if not commands:
             return None
         if refused is not None:
             return (Refuse(refused),)
-        return (LiveApply(tuple(commands)), CheckLive(text), Swap(), MarkLoaded(text), KeepPendingDeletes())
+        names = tuple(sorted(k[len(CERTS):] for k in view.rendered.files if k.startswith(CERTS)))
+        return (LiveApply(tuple(commands)), CheckLive(text), Swap(), MarkLoaded(text, names), KeepPendingDeletes())
 
     # -------------------------------------------------------------- run
 
@@ -290,8 +354,13 @@ class HaproxyUnit:
                 p.reload(paths)
             case Start():
                 p.ensure_running(paths, ns)
-            case MarkLoaded(text=text):
-                _mark_loaded(paths, text)
+            case MarkLoaded(text=text, certs=certs):
+                _mark_loaded(paths, text, certs)
+            case WriteCerts(names=names, contents=contents):
+                _write_pem_files(paths.certs, dict(zip(names, contents, strict=True)))
+            case PruneCerts(names=names):
+                for name in names:
+                    (paths.certs / name).unlink(missing_ok=True)
             case ForgetDeletes():
                 mem.pending_deletes.clear()
             case RetryDeletes():
@@ -329,7 +398,7 @@ class HaproxyUnit:
             mem.refused = (step.text, exc.output)
             if step.restore is not None:
                 self.process.ensure_running(ctx.paths, ctx.ns)
-                _mark_loaded(ctx.paths, step.restore)
+                _mark_loaded(ctx.paths, step.restore, step.restore_certs)
             raise
         mem.refused = None
 
@@ -376,14 +445,44 @@ class HaproxyUnit:
                 mem.pending_deletes.discard(command)
 
 
-def _mark_loaded(paths: LbPaths, text: str) -> None:
+def _mark_loaded(paths: LbPaths, text: str, certs: Iterable[str] = ()) -> None:
     tmp = paths.loaded.with_suffix(".tmp")
-    tmp.write_text(_digest(text))
+    tmp.write_text(config_digest(text, certs))
     tmp.replace(paths.loaded)
+
+
+def _observe_certs(directory: Path) -> tuple[frozenset[str], bool]:
+    """The file names in certs/ and whether it is 0700 (absent: none, and private)."""
+    try:
+        mode = os.stat(directory).st_mode
+    except FileNotFoundError:
+        return frozenset(), True
+    return frozenset(os.listdir(directory)), stat.S_IMODE(mode) == 0o700
+
+
+def _write_pem_files(directory: Path, files: Mapping[str, str]) -> None:
+    """Certificates, keys, CA bundles and CRLs for HAProxy: 0700 directory, 0600 files, written whole."""
+    directory.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(directory, 0o700)
+    for name, content in files.items():
+        target = directory / name
+        if target.exists():
+            os.chmod(target, 0o600)
+            continue  # named by the digest of its content: present means right
+        tmp = directory / f".{name}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            data = memoryview(content.encode())
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
 
 
 __all__ = [
     "Check", "CheckInBackground", "CheckLive", "FirstStart", "ForgetDeletes", "HaproxyMemory", "HaproxyRecord",
-    "HaproxyUnit", "KeepPendingDeletes", "LiveApply", "MarkLoaded", "Refuse", "Reload", "RetryDeletes",
-    "SaveServerState", "Start", "Swap",
+    "HaproxyUnit", "KeepPendingDeletes", "LiveApply", "MarkLoaded", "PruneCerts", "Refuse", "Reload",
+    "RetryDeletes", "SaveServerState", "Start", "Swap", "WriteCerts", "config_digest",
 ]  # fmt: skip

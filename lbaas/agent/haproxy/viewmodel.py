@@ -8,7 +8,11 @@ re-validated on its way in (``quoting``), so a view model that was built is safe
 Decisions worth knowing (also in the package README-level docstring of ``render``):
 
 * Only listeners HAProxy serves are rendered: UDP/SCTP belong to the nftables data plane and are
-  skipped; TERMINATED_HTTPS needs certificate material the spec does not carry yet → RenderError.
+  skipped. TERMINATED_HTTPS binds with ``ssl crt <file>…``: every PEM the spec carries (certificates,
+  CA bundles, CRLs) is a file in ``RenderOptions.cert_dir`` named by the SHA-256 of its content
+  (``tls_files`` lists them for the agent to write, 0600), so a changed certificate changes the text.
+  The default certificate comes first (HAProxy's fallback when no SNI name matches), then the SNI
+  ones; tls_versions become ``no-<version>`` for each version not listed (as Octavia renders them).
 * Disabled LB → no frontends/backends at all (the admin socket still runs). Disabled listener → not
   rendered, nor are backends only it used. Disabled pool → its backends are rendered with every
   server ``disabled`` so listeners and L7 policies pointing at it still parse (clients get 503).
@@ -25,6 +29,7 @@ Decisions worth knowing (also in the package README-level docstring of ``render`
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -40,10 +45,28 @@ from lbaas.domain.spec import (
     LoadBalancerSpec,
     MemberSpec,
     PoolSpec,
+    PoolTlsSpec,
 )
 from lbaas.domain.status import haproxy_backend_name
 
-_MODES = {"TCP": "tcp", "HTTPS": "tcp", "HTTP": "http", "PROMETHEUS": "http"}
+_MODES = {"TCP": "tcp", "HTTPS": "tcp", "HTTP": "http", "PROMETHEUS": "http", "TERMINATED_HTTPS": "http"}
+# (API name, HAProxy's "no-" keyword) in order; a version the listener does not list is switched off.
+_TLS_VERSIONS = (("SSLv3", "no-sslv3"), ("TLSv1", "no-tlsv10"), ("TLSv1.1", "no-tlsv11"), ("TLSv1.2", "no-tlsv12"),
+                 ("TLSv1.3", "no-tlsv13"))  # fmt: skip
+_ALPN = frozenset({"h2", "http/1.1", "http/1.0"})
+_CIPHERS = re.compile(r"^[A-Za-z0-9\-+!:@=_.]{1,2048}$")
+_VERIFY = {"NONE": None, "OPTIONAL": "optional", "MANDATORY": "required"}
+# X-SSL-* headers (Octavia's names) and the HAProxy sample each one carries.
+_SSL_HEADERS = (
+    ("X-SSL-Client-Verify", "%[ssl_c_verify]"),
+    ("X-SSL-Client-Has-Cert", "%[ssl_c_used]"),
+    ("X-SSL-Client-DN", "%{+Q}[ssl_c_s_dn]"),
+    ("X-SSL-Client-CN", "%{+Q}[ssl_c_s_dn(cn)]"),
+    ("X-SSL-Issuer", "%{+Q}[ssl_c_i_dn]"),
+    ("X-SSL-Client-SHA1", "%{+Q}[ssl_c_sha1,hex]"),
+    ("X-SSL-Client-Not-Before", "%{+Q}[ssl_c_notbefore]"),
+    ("X-SSL-Client-Not-After", "%{+Q}[ssl_c_notafter]"),
+)
 _NOT_HAPROXY = frozenset({"UDP", "SCTP"})
 _BALANCE = {"ROUND_ROBIN": "roundrobin", "LEAST_CONNECTIONS": "leastconn", "SOURCE_IP": "source"}
 _MATCH = {"REGEX": "reg", "STARTS_WITH": "beg", "ENDS_WITH": "end", "CONTAINS": "sub", "EQUAL_TO": "str"}
@@ -103,9 +126,11 @@ class FrontendView:
     allowed_cidrs: tuple[str, ...]
     log_option: str | None
     prometheus: bool
+    response_headers: tuple[tuple[str, str], ...]
     acls: tuple[AclView, ...]
     policies: tuple[PolicyView, ...]
     default_backend: str | None
+    log_format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -215,10 +240,12 @@ def header_policy(listener: ListenerSpec) -> tuple[bool, tuple[tuple[str, str], 
     if _flag(headers, "X-Forwarded-Port"):
         sets.append(("X-Forwarded-Port", "%[dst_port]"))
     if _flag(headers, "X-Forwarded-Proto"):
-        sets.append(("X-Forwarded-Proto", "http"))
+        sets.append(("X-Forwarded-Proto", "https" if listener.protocol == "TERMINATED_HTTPS" else "http"))
     for name in _CLIENT_IP_HEADERS:
         if _flag(headers, name):
             sets.append((name, "%[src]"))
+    if listener.protocol == "TERMINATED_HTTPS":
+        sets.extend((name, value) for name, value in _SSL_HEADERS if _flag(headers, name))
     return xff is not False, tuple(sets)
 
 
@@ -369,6 +396,7 @@ def server_view(
     hm: HealthMonitorSpec | None,
     check: CheckView | None,
     cookie: bool,
+    opts: RenderOptions | None = None,
 ) -> ServerView:
     what = f"member {member.id}"
     name = q.ident(member.id, "member id")
@@ -388,10 +416,13 @@ def server_view(
         ssl_check = hm.type in ("HTTPS", "TLS-HELLO")
         if ssl_check:
             params.append("check-ssl")
-    if pool.tls_enabled:
-        params.append("ssl")
-    if ssl_check or pool.tls_enabled:
-        params.append("verify none")
+    if pool.tls_enabled and pool.tls is not None and opts is not None:
+        params += server_tls_options(pool, opts)
+    else:
+        if pool.tls_enabled:
+            params.append("ssl")
+        if ssl_check or pool.tls_enabled:
+            params.append("verify none")
     if cookie:
         params.append(f"cookie {name}")
     if pool.protocol == "PROXY":
@@ -437,7 +468,7 @@ def backend_view(pool: PoolSpec, listener: ListenerSpec, opts: RenderOptions) ->
     persistence, sp_notes = _persistence(pool, mode, opts)
     forwardfor, set_headers = header_policy(listener)
     cookie = persistence is not None and persistence.kind == "http_cookie"
-    servers = tuple(server_view(m, pool, pool.healthmonitor, check, cookie) for m in pool.members)
+    servers = tuple(server_view(m, pool, pool.healthmonitor, check, cookie, opts) for m in pool.members)
     notes = check_notes + sp_notes
     if not pool.admin_state_up:
         notes += (f"pool {pool.id} is administratively down: every server is disabled",)
@@ -457,6 +488,131 @@ def backend_view(pool: PoolSpec, listener: ListenerSpec, opts: RenderOptions) ->
         servers=servers,
         notes=notes,
     )
+
+
+# --- TLS material -------------------------------------------------------------------------------
+
+
+def pem_file_name(content: str) -> str:
+    """A PEM's file name: the SHA-256 of its content (a changed certificate is a new name)."""
+    return hashlib.sha256(content.encode()).hexdigest() + ".pem"
+
+
+def _pem_path(content: str, opts: RenderOptions, what: str) -> str:
+    if not opts.cert_dir:
+        raise RenderError(f"{what}: TLS needs RenderOptions.cert_dir")
+    if "-----BEGIN" not in content:
+        raise RenderError(f"{what}: not PEM text")
+    return q.quote(f"{opts.cert_dir}/{pem_file_name(content)}", f"{what} path")
+
+
+def tls_files(spec: LoadBalancerSpec) -> dict[str, str]:
+    """file name → PEM content for every certificate, CA bundle and CRL the config refers to."""
+    out: dict[str, str] = {}
+    for li in spec.listeners:
+        t = li.tls
+        if t is not None:
+            for cert in ((t.default_cert,) if t.default_cert else ()) + t.sni_certs:
+                out[pem_file_name(cert.pem)] = cert.pem
+            for pem in (t.client_ca_pem, t.client_crl_pem):
+                if pem:
+                    out[pem_file_name(pem)] = pem
+    for pool in spec.pools:
+        pt = pool.tls
+        if pool.tls_enabled and pt is not None:
+            for pem in (pt.client_cert.pem if pt.client_cert else None, pt.ca_pem, pt.crl_pem):
+                if pem:
+                    out[pem_file_name(pem)] = pem
+    return out
+
+
+def _version_options(versions: tuple[str, ...], what: str) -> list[str]:
+    known = {v for v, _ in _TLS_VERSIONS}
+    bad = [v for v in versions if v not in known]
+    if bad:
+        raise RenderError(f"{what}: unknown tls_versions {bad}")
+    if versions and not set(versions) - {"SSLv3"}:
+        raise RenderError(f"{what}: tls_versions must include a TLS version")
+    return [keyword for version, keyword in _TLS_VERSIONS if versions and version not in versions]
+
+
+def _ciphers(ciphers: str | None, what: str) -> list[str]:
+    if not ciphers:
+        return []
+    if not _CIPHERS.match(ciphers):
+        raise RenderError(f"{what}: tls_ciphers {ciphers!r} has characters outside [A-Za-z0-9-+!:@=_.]")
+    return [f"ciphers {ciphers}"]
+
+
+def _alpn(protocols: tuple[str, ...], what: str) -> list[str]:
+    bad = [p for p in protocols if p not in _ALPN]
+    if bad:
+        raise RenderError(f"{what}: unknown alpn_protocols {bad}")
+    return [f"alpn {','.join(dict.fromkeys(protocols))}"] if protocols else []
+
+
+def tls_bind_options(listener: ListenerSpec, opts: RenderOptions) -> tuple[str, ...]:
+    """The ``ssl crt …`` part of a TERMINATED_HTTPS bind line."""
+    what = f"listener {listener.id}"
+    t = listener.tls
+    if t is None or t.error:
+        raise RenderError(f"{what}: TLS material unavailable: {t.error if t else 'none in the spec'}")
+    certs = ((t.default_cert,) if t.default_cert else ()) + t.sni_certs
+    if not certs:
+        raise RenderError(f"{what}: TERMINATED_HTTPS needs a default or SNI certificate")
+    out = ["ssl"]
+    for path in dict.fromkeys(_pem_path(cert.pem, opts, what) for cert in certs):
+        out.append(f"crt {path}")
+    verify = _VERIFY.get(t.client_authentication, "unknown")
+    if verify == "unknown":
+        raise RenderError(f"{what}: unknown client_authentication {t.client_authentication!r}")
+    if verify is not None:
+        if not t.client_ca_pem:
+            raise RenderError(f"{what}: client authentication needs a client CA")
+        out += [f"ca-file {_pem_path(t.client_ca_pem, opts, what)}", f"verify {verify}"]
+        if t.client_crl_pem:
+            out.append(f"crl-file {_pem_path(t.client_crl_pem, opts, what)}")
+    out += _ciphers(t.tls_ciphers, what)
+    out += _version_options(t.tls_versions, what)
+    out += _alpn(t.alpn_protocols, what)
+    return tuple(out)
+
+
+def hsts_header(listener: ListenerSpec) -> tuple[tuple[str, str], ...]:
+    t = listener.tls
+    if t is None or t.hsts_max_age is None:
+        return ()
+    if t.hsts_max_age < 0:
+        raise RenderError(f"listener {listener.id}: hsts_max_age must be >= 0")
+    value = f"max-age={int(t.hsts_max_age)}"
+    if t.hsts_include_subdomains:
+        value += "; includeSubDomains"
+    if t.hsts_preload:
+        value += "; preload"
+    return (("Strict-Transport-Security", f'"{value}"'),)
+
+
+def server_tls_options(pool: PoolSpec, opts: RenderOptions) -> list[str]:
+    """``ssl …`` on a re-encrypting pool's servers: the client certificate, the CA that verifies members."""
+    what = f"pool {pool.id}"
+    pt: PoolTlsSpec | None = pool.tls
+    out = ["ssl"]
+    if pt is None:
+        return out + ["verify none"]
+    if pt.error:
+        raise RenderError(f"{what}: TLS material unavailable: {pt.error}")
+    if pt.client_cert:
+        out.append(f"crt {_pem_path(pt.client_cert.pem, opts, what)}")
+    if pt.ca_pem:
+        out += [f"ca-file {_pem_path(pt.ca_pem, opts, what)}", "verify required"]
+        if pt.crl_pem:
+            out.append(f"crl-file {_pem_path(pt.crl_pem, opts, what)}")
+    else:
+        out.append("verify none")
+    out += _ciphers(pt.tls_ciphers, what)
+    out += _version_options(pt.tls_versions, what)
+    out += _alpn(pt.alpn_protocols, what)
+    return out
 
 
 # --- frontends ------------------------------------------------------------------------------------
@@ -494,14 +650,20 @@ def frontend_view(
         acls.extend(acl_for_rule(r) for r in policy.rules if r.admin_state_up)
         if policy.redirect_pool_id and view.kind == "backend" and policy.redirect_pool_id not in routed:
             routed.append(policy.redirect_pool_id)
-    log_option = None
+    log_option = log_format = None
     if opts.log_target and opts.log_requests:
-        log_option = "httplog" if mode == "http" else "tcplog"
+        if opts.log_format:
+            log_format = q.quote(opts.log_format if mode == "http" else tcp_log_format(opts.log_format), "log_format")
+        else:
+            log_option = "httplog" if mode == "http" else "tcplog"
+    bind = f"{vip}:{listener.protocol_port}"
+    if listener.protocol == "TERMINATED_HTTPS":
+        bind = " ".join((bind, *tls_bind_options(listener, opts)))
     return FrontendView(
         id=lid,
         protocol=listener.protocol,
         mode=mode,
-        bind=f"{vip}:{listener.protocol_port}",
+        bind=bind,
         maxconn=listener_maxconn(listener, opts),
         timeout_client=listener.timeout_client_data,
         inspect_delay=listener.timeout_tcp_inspect if listener.timeout_tcp_inspect > 0 else None,
@@ -509,11 +671,22 @@ def frontend_view(
             dict.fromkeys(q.cidr(c, f"listener {lid} allowed_cidrs") for c in listener.allowed_cidrs)
         ),
         log_option=log_option,
+        log_format=log_format,
         prometheus=prometheus,
+        response_headers=hsts_header(listener),
         acls=tuple(acls),
         policies=tuple(policies),
         default_backend=default_backend,
     ), routed
+
+
+# log-format variables HAProxy accepts in HTTP mode only ("format variable 'r' is reserved for HTTP mode")
+_HTTP_ONLY_LOG_VARS = re.compile(r"%(\{[^}]*\})?(HPO|HM|HU|HP|HQ|HV|CC|CS|hrl|hsl|hr|hs|ST|Tq|TR|Ta|Th|Ti|Tr|trg|trl|tr|r)(?![A-Za-z])")
+
+
+def tcp_log_format(fmt: str) -> str:
+    """The same log-format for a TCP frontend: every HTTP-only variable becomes ``-``."""
+    return _HTTP_ONLY_LOG_VARS.sub("-", fmt)
 
 
 def rendered_listeners(spec: LoadBalancerSpec) -> tuple[ListenerSpec, ...]:
@@ -524,10 +697,6 @@ def rendered_listeners(spec: LoadBalancerSpec) -> tuple[ListenerSpec, ...]:
     for li in spec.listeners:
         if not li.admin_state_up or li.protocol in _NOT_HAPROXY:
             continue
-        if li.protocol == "TERMINATED_HTTPS":
-            raise RenderError(
-                f"listener {li.id}: TERMINATED_HTTPS is not supported yet (the spec carries no certificates)"
-            )
         if li.protocol not in _MODES:
             raise RenderError(f"listener {li.id}: unknown protocol {li.protocol!r}")
         out.append(li)

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from lbaas.api.deps import AdminCtx, Db, Env
+from lbaas.api.deps import Db, Env, ExtensionAdminCtx
 from lbaas.domain.agents import Timing
 from lbaas.services import agents
 from lbaas.services.env import ServiceEnv
@@ -45,7 +45,7 @@ def _one(db: Db, env: ServiceEnv, agent_id: str) -> dict[str, Any]:
 
 
 @router.get("/octavia/agents")
-def list_agents(db: Db, env: Env, ctx: AdminCtx) -> dict[str, Any]:
+def list_agents(db: Db, env: Env, ctx: ExtensionAdminCtx) -> dict[str, Any]:
     with db.read() as s:
         rows = agents.views(s)
     now = agents.precise_utcnow()
@@ -53,26 +53,26 @@ def list_agents(db: Db, env: Env, ctx: AdminCtx) -> dict[str, Any]:
 
 
 @router.get("/octavia/agents/{agent_id}")
-def show_agent(agent_id: str, db: Db, env: Env, ctx: AdminCtx) -> dict[str, Any]:
+def show_agent(agent_id: str, db: Db, env: Env, ctx: ExtensionAdminCtx) -> dict[str, Any]:
     return {"agent": _one(db, env, agent_id)}
 
 
 @router.put("/octavia/agents/{agent_id}")
-def update_agent(agent_id: str, body: AgentUpdateRoot, db: Db, env: Env, ctx: AdminCtx) -> dict[str, Any]:
+def update_agent(agent_id: str, body: AgentUpdateRoot, db: Db, env: Env, ctx: ExtensionAdminCtx) -> dict[str, Any]:
     with db.write() as s:
         agent_id = agents.set_admin_state(s, agent_id, body.agent.admin_state_up).id
     return {"agent": _one(db, env, agent_id)}
 
 
 @router.post("/octavia/agents/{agent_id}/drain", status_code=202)
-def drain_agent(agent_id: str, db: Db, ctx: AdminCtx) -> dict[str, Any]:
+def drain_agent(agent_id: str, db: Db, ctx: ExtensionAdminCtx) -> dict[str, Any]:
     with db.write() as s:
         moved = agents.drain(s, agent_id)
     return {"loadbalancers": moved}
 
 
 @router.get("/octavia/failover_breaker")
-def failover_breaker(db: Db, env: Env, ctx: AdminCtx) -> dict[str, Any]:
+def failover_breaker(db: Db, env: Env, ctx: ExtensionAdminCtx) -> dict[str, Any]:
     with db.read() as s:
         b = agents.fleet_breaker(s, _timing(env), max_share=env.settings.failover_max_dead_share)
     return {

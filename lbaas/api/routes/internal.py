@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from lbaas.api.deps import Db
+from lbaas.api.deps import Db, Env
 from lbaas.domain import errors
 from lbaas.services import agents
 from lbaas.services.env import ServiceEnv
@@ -69,9 +69,9 @@ def assigned(host: str, db: Db) -> dict[str, Any]:
 
 
 @router.get("/{host}/loadbalancers/{lb_id}")
-def spec(host: str, lb_id: str, db: Db) -> dict[str, Any]:
+def spec(host: str, lb_id: str, db: Db, env: Env) -> dict[str, Any]:
     with db.read() as s:
-        desired = agents.spec_for(s, host, lb_id)
+        desired = agents.spec_for(s, host, lb_id, env.secrets())
         return {"loadbalancer": desired.model_dump(mode="json") if desired is not None else None}
 
 

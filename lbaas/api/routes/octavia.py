@@ -27,6 +27,7 @@ from lbaas.db import rows
 from lbaas.db.session import Database
 from lbaas.domain import errors
 from lbaas.services import health_monitors, l7, listeners, load_balancers, members, pools
+from lbaas.services import policy as rbac
 from lbaas.services.common import load
 
 router = APIRouter(prefix="/lbaas")
@@ -64,7 +65,9 @@ async def _read(db: Database, fn: Callable[[], Response]) -> Response:
 @router.get("/loadbalancers", response_model=None)
 async def list_load_balancers(request: Request, db: Db, ctx: Ctx) -> Response:
     q = listing.parse(request)
-    project = None if ctx.is_admin else ctx.project_id
+    requested = q.filters.get("project_id", [])
+    projects = rbac.list_scope(ctx, rbac.LOADBALANCER, requested)
+    project = projects[0] if projects is not None and not requested else None  # else the filter narrows
 
     def read() -> Response:
         with db.read_rows() as conn:
@@ -106,8 +109,9 @@ async def get_load_balancer(lb_id: str, request: Request, db: Db, ctx: Ctx) -> R
     def read() -> Response:
         with db.read_rows() as conn:
             row = rows.lb_row(conn, lb_id)
-            if row is None or row.provisioning_status == "DELETED" or not ctx.can_see(row):
+            if row is None or row.provisioning_status == "DELETED":
                 raise errors.NotFound("Load Balancer", lb_id)
+            rbac.authorize(ctx, rbac.LOADBALANCER + rbac.GET_ONE, row.project_id)
             children = rows.lb_children_of(conn, lb_id)
         return json_response({"loadbalancer": _fields(request, lb_s.row_view(row, children))})
 
@@ -156,7 +160,7 @@ def list_listeners(request: Request, db: Db, ctx: Ctx) -> dict[str, Any]:
     q = listing.parse(request)
     with db.read() as s:
         page = db_listing.page(
-            s, m.Listener, q, where=scope(m.Listener, ctx), allowed_filters=_filters(li_s.ListenerResponse) | {"loadbalancer_id"},
+            s, m.Listener, q, where=scope(m.Listener, ctx, rbac.LISTENER, q), allowed_filters=_filters(li_s.ListenerResponse) | {"loadbalancer_id"},
             options=(selectinload(m.Listener.l7policies),),
         )  # fmt: skip
         return listing.render_list(request, "listeners", page, q, li_s.view)
@@ -203,7 +207,7 @@ def list_pools(request: Request, db: Db, ctx: Ctx) -> dict[str, Any]:
     q = listing.parse(request)
     with db.read() as s:
         page = db_listing.page(
-            s, m.Pool, q, where=scope(m.Pool, ctx), allowed_filters=_filters(pool_s.PoolResponse) | {"loadbalancer_id"},
+            s, m.Pool, q, where=scope(m.Pool, ctx, rbac.POOL, q), allowed_filters=_filters(pool_s.PoolResponse) | {"loadbalancer_id"},
             options=(selectinload(m.Pool.members), selectinload(m.Pool.listeners), selectinload(m.Pool.healthmonitor),
                      selectinload(m.Pool.l7policies)),
         )  # fmt: skip
@@ -243,9 +247,9 @@ def delete_pool(pool_id: str, db: Db, ctx: Ctx) -> Response:
 def list_members(pool_id: str, request: Request, db: Db, ctx: Ctx) -> dict[str, Any]:
     q = listing.parse(request)
     with db.read() as s:
-        load(s, m.Pool, pool_id, ctx, "Pool")
+        load(s, m.Pool, pool_id, ctx, "Pool", rbac.MEMBER + rbac.GET_ALL)
         page = db_listing.page(
-            s, m.Member, q, where=[*scope(m.Member, ctx), m.Member.pool_id == pool_id],
+            s, m.Member, q, where=[m.Member.pool_id == pool_id],
             allowed_filters=_filters(mb_s.MemberResponse),
         )  # fmt: skip
         return listing.render_list(request, "members", page, q, mb_s.view)
@@ -300,7 +304,7 @@ def list_health_monitors(request: Request, db: Db, ctx: Ctx) -> dict[str, Any]:
     q = listing.parse(request)
     with db.read() as s:
         page = db_listing.page(
-            s, m.HealthMonitor, q, where=scope(m.HealthMonitor, ctx),
+            s, m.HealthMonitor, q, where=scope(m.HealthMonitor, ctx, rbac.HEALTHMONITOR, q),
             allowed_filters=_filters(hm_s.HealthMonitorResponse) | {"pool_id"},
         )  # fmt: skip
         return listing.render_list(request, "healthmonitors", page, q, hm_s.view)
@@ -341,7 +345,7 @@ def list_l7policies(request: Request, db: Db, ctx: Ctx) -> dict[str, Any]:
     q = listing.parse(request)
     with db.read() as s:
         page = db_listing.page(
-            s, m.L7Policy, q, where=scope(m.L7Policy, ctx), allowed_filters=_filters(l7_s.L7PolicyResponse),
+            s, m.L7Policy, q, where=scope(m.L7Policy, ctx, rbac.L7POLICY, q), allowed_filters=_filters(l7_s.L7PolicyResponse),
             options=(selectinload(m.L7Policy.rules),),
         )  # fmt: skip
         return listing.render_list(request, "l7policies", page, q, l7_s.policy_view)
@@ -378,9 +382,9 @@ def delete_l7policy(policy_id: str, db: Db, ctx: Ctx) -> Response:
 def list_l7rules(policy_id: str, request: Request, db: Db, ctx: Ctx) -> dict[str, Any]:
     q = listing.parse(request)
     with db.read() as s:
-        load(s, m.L7Policy, policy_id, ctx, "L7 Policy")
+        load(s, m.L7Policy, policy_id, ctx, "L7 Policy", rbac.L7RULE + rbac.GET_ALL)
         page = db_listing.page(
-            s, m.L7Rule, q, where=[*scope(m.L7Rule, ctx), m.L7Rule.l7policy_id == policy_id],
+            s, m.L7Rule, q, where=[m.L7Rule.l7policy_id == policy_id],
             allowed_filters=_filters(l7_s.L7RuleResponse),
         )  # fmt: skip
         return listing.render_list(request, "rules", page, q, l7_s.rule_view)

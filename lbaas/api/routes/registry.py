@@ -10,7 +10,10 @@ MODULES = (
     "lbaas.api.routes.octavia",  # loadbalancers … l7 rules
     "lbaas.api.routes.admin",  # quotas, providers, flavors, availability zones, amphorae
     "lbaas.api.routes.neutron",  # networks, subnets, ports
+    "lbaas.api.routes.floatingips",  # always empty: no routers here
+    "lbaas.api.routes.logs",  # extension: an LB's access log
     "lbaas.api.routes.agents",  # scale-out: agents, failover breaker (operator only)
+    "lbaas.api.routes.member_stats",  # per-member counters of one LB (the dashboard's member rates)
 )
 
 

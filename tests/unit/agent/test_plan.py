@@ -7,6 +7,7 @@ that a unit is added without touching the others.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,12 +28,15 @@ from lbaas.agent.haproxy.unit import (
     KeepPendingDeletes,
     LiveApply,
     MarkLoaded,
+    PruneCerts,
     Refuse,
     Reload,
     RetryDeletes,
     SaveServerState,
     Start,
     Swap,
+    WriteCerts,
+    config_digest,
 )
 from lbaas.agent.netns.base import HostRoute, PortPlug, ns_name
 from lbaas.agent.netns.fake import FakePlumber
@@ -63,13 +67,14 @@ from lbaas.agent.plan import (
 from lbaas.agent.reconciler import AgentConfig, Reconciler
 from lbaas.agent.units import Rendered, RunContext, Step, Unit, UnitPlan, UnitStep, UnitView
 from lbaas.domain.spec import LoadBalancerSpec
-from tests.unit.agent.haproxy.cases import OPTS
+from tests.unit.agent.haproxy import cases as c
+from tests.unit.agent.haproxy.cases import TLS_OPTS
 from tests.unit.agent.test_reconciler import LB, Reports, Source, spec
 
 NS = ns_name(LB)
 NOW = 10_000.0
 INTERVAL = 1800.0
-HAPROXY = HaproxyUnit(FakeHaproxyProcess(), lambda paths: OPTS, lambda paths: None)
+HAPROXY = HaproxyUnit(FakeHaproxyProcess(), lambda paths: TLS_OPTS, lambda paths: None)
 PATHS = LbPaths(Path("/nonexistent"), LB)
 
 S1 = spec(1)
@@ -94,7 +99,7 @@ PLUMB_MARK = Plumb(NS, NET, PLUG, mark=True)
 
 def host(*, cfg: str | None = T1, loaded: str | None = "T1", pid: int | None = 100, in_ns: bool = True,
          epoch: int | None = 0, network: bool = True, plumbed: str | None = "ok", port_alive: bool = True,
-         directory: bool = True) -> HostRecord:  # fmt: skip
+         directory: bool = True, certs: tuple[str, ...] = (), certs_private: bool = True) -> HostRecord:  # fmt: skip
     """A host running ``S1`` converged, unless told otherwise ("T1"/"ok": the right digests)."""
     return HostRecord(
         directory=directory,
@@ -103,7 +108,8 @@ def host(*, cfg: str | None = T1, loaded: str | None = "T1", pid: int | None = 1
         network=NET if network else None,
         plumbed=plug_digest(NS, PLUG) if plumbed == "ok" else plumbed,
         port_alive=port_alive,
-        units={"haproxy": HaproxyRecord(cfg, digest(T1) if loaded == "T1" else loaded, pid, in_ns)},
+        units={"haproxy": HaproxyRecord(cfg, digest(T1) if loaded == "T1" else loaded, pid, in_ns,
+                                        frozenset(certs), certs_private)},  # fmt: skip
     )
 
 
@@ -140,6 +146,28 @@ FULL_T2M = (CheckInBackground(T2_MEMBER), PLUMB, Check(T2_MEMBER, background=Tru
             Reload(), ForgetDeletes(), MarkLoaded(T2_MEMBER), Adopt(False), *done(S2_MEMBER))  # fmt: skip
 LIVE_T2M = (LiveApply(tuple(plan_runtime(T1, T2_MEMBER) or ())), CheckLive(T2_MEMBER), Swap(), MarkLoaded(T2_MEMBER),
             KeepPendingDeletes())  # fmt: skip
+
+
+# TLS: a TERMINATED_HTTPS listener whose certificate is a PEM file named by its digest; then replaced
+def https(cert: str, generation: int, **pool_kw: Any) -> LoadBalancerSpec:
+    tls = c._listener_tls(default_cert=c._tls_cert(cert))
+    base = c.lb((c.listener("listener-443", protocol="TERMINATED_HTTPS", port=443, tls=tls),), (c.pool(**pool_kw),))
+    return base.model_copy(update={"generation": generation})
+
+
+S_TLS1, S_TLS2 = https("www", 1), https("api", 2)
+S_TLS1_MEMBER = https("www", 2, members=spec(2, members=3).pools[0].members)
+TT1, TT2, TT1_MEMBER = text(S_TLS1), text(S_TLS2), text(S_TLS1_MEMBER)
+PEM1, PEM2 = c._tls_cert("www").pem, c._tls_cert("api").pem
+N1, N2 = (hashlib.sha256(p.encode()).hexdigest() + ".pem" for p in (PEM1, PEM2))
+STRAY = "0" * 64 + ".pem"
+WRITE1, WRITE2 = WriteCerts((N1,), (PEM1,)), WriteCerts((N2,), (PEM2,))
+
+
+def tls_host(**kw: Any) -> HostRecord:
+    """A host running ``S_TLS1`` converged (its PEM file in a 0700 certs/), unless told otherwise."""
+    kw = {"cfg": TT1, "loaded": config_digest(TT1, (N1,)), "certs": (N1,), **kw}
+    return host(**kw)
 
 
 @dataclass(frozen=True)
@@ -205,6 +233,32 @@ ENSURE: dict[str, Row] = {
         PLUMB_MARK, Start(), ForgetDeletes(), MarkLoaded(T1), Adopt(False), *done(S2_EPOCH, epoch_write=True)))),
     "network record missing on disk: written": Row(S1, host(network=False), NEW_PROCESS, Plan((
         RecordNetwork(NET, write=True), MarkVerified(jitter=True), Adopt(True), *done(S1, verified=False)))),
+    "TLS first start: the PEM file written before anything reads the config": Row(S_TLS1, FRESH, NEW_PROCESS, Plan((
+        RecordNetwork(NET, write=True), WRITE1, PLUMB_MARK, FirstStart(TT1), ForgetDeletes(), MarkLoaded(TT1, (N1,)),
+        Adopt(False), *done(S_TLS1, epoch_write=True)))),
+    "TLS converged: remember only": Row(S_TLS1, tls_host(), memory(applied=S_TLS1), Plan(done(S_TLS1, verified=False))),
+    "TLS, loaded without its PEM files in the digest (older agent): reload": Row(S_TLS1,
+        tls_host(loaded=digest(TT1)), memory(applied=S_TLS1), Plan((PLUMB, SaveServerState(), Reload(),
+        ForgetDeletes(), MarkLoaded(TT1, (N1,)), Adopt(False), *done(S_TLS1)))),
+    "TLS, PEM file vanished: written again, no reload": Row(S_TLS1, tls_host(certs=()), memory(applied=S_TLS1),
+        Plan((WRITE1, PLUMB, *done(S_TLS1)))),
+    "TLS, certs/ not 0700: written again (the directory made 0700), no reload": Row(S_TLS1,
+        tls_host(certs_private=False), memory(applied=S_TLS1), Plan((WRITE1, PLUMB, *done(S_TLS1)))),
+    "TLS, stray file (died before pruning): pruned, no reload": Row(S_TLS1, tls_host(certs=(N1, STRAY)),
+        memory(applied=S_TLS1), Plan((PLUMB, PruneCerts((STRAY,)), *done(S_TLS1)))),
+    "certificate replaced: new file, check, reload, then the old file pruned": Row(S_TLS2, tls_host(),
+        memory(applied=S_TLS1), Plan((WRITE2, CheckInBackground(TT2), PLUMB, Check(TT2, background=True), Swap(),
+        SaveServerState(), Reload(), ForgetDeletes(), MarkLoaded(TT2, (N2,)), Adopt(False), PruneCerts((N1,)),
+        *done(S_TLS2)))),
+    "certificate replaced, HAProxy dead: restore names the old file": Row(S_TLS2, tls_host(pid=None, in_ns=False),
+        memory(applied=S_TLS1), Plan((WRITE2, CheckInBackground(TT2), PLUMB,
+        Check(TT2, background=True, restore=TT1, restore_certs=(N1,)), Swap(), Start(), ForgetDeletes(),
+        MarkLoaded(TT2, (N2,)), Adopt(False), PruneCerts((N1,)), *done(S_TLS2)))),
+    "TLS members-only change: live, the same PEM file in the digest": Row(S_TLS1_MEMBER, tls_host(),
+        memory(applied=S_TLS1), Plan((LiveApply(tuple(plan_runtime(TT1, TT1_MEMBER) or ())), CheckLive(TT1_MEMBER),
+        Swap(), MarkLoaded(TT1_MEMBER, (N1,)), KeepPendingDeletes(), *done(S_TLS1_MEMBER, verified=False)),
+        fallback=(CheckInBackground(TT1_MEMBER), PLUMB, Check(TT1_MEMBER, background=True), Swap(), SaveServerState(),
+        Reload(), ForgetDeletes(), MarkLoaded(TT1_MEMBER, (N1,)), Adopt(False), *done(S_TLS1_MEMBER)))),
 }  # fmt: skip
 
 

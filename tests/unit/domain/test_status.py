@@ -25,6 +25,7 @@ from lbaas.domain.status import (
     haproxy_backend_name,
     listener_counters,
     loadbalancer_counters,
+    member_counters,
     member_status_from_row,
 )
 
@@ -42,6 +43,8 @@ class Row:
     bin: int = 0
     bout: int = 0
     ereq: int = 0
+    econ: int = 0
+    eresp: int = 0
 
 
 def srv(pool: str, member: str, status: str, weight: int = 1, listener: str = "l1") -> Row:
@@ -335,3 +338,26 @@ def test_loadbalancer_counters_sum() -> None:
         {"a": ListenerCounters(1, 2, 3, 4, 5), "b": ListenerCounters(10, 20, 30, 40, 50)}
     )
     assert total == ListenerCounters(11, 22, 33, 44, 55)
+
+
+def test_member_counters_sum_the_rows_of_every_backend_of_the_pool() -> None:
+    """A pool used by two listeners has a backend (and a server row per member) for each."""
+    pool = PoolSpec(id="p1", protocol="HTTP", lb_algorithm="ROUND_ROBIN",
+                    members=(MemberSpec(id="m1", address="10.0.0.1", protocol_port=80),
+                             MemberSpec(id="m2", address="10.0.0.2", protocol_port=80)))  # fmt: skip
+    spec = LoadBalancerSpec(id="lb", project_id="p", generation=1, vip=VIP, pools=(pool,),
+                            listeners=(ListenerSpec(id="l1", protocol="HTTP", protocol_port=80, default_pool_id="p1"),
+                                       ListenerSpec(id="l2", protocol="HTTP", protocol_port=81, default_pool_id="p1")))  # fmt: skip
+    rows = [
+        Row(haproxy_backend_name("p1", "l1"), "m1", StatType.SERVER, "UP", scur=1, stot=10, bin=100, bout=1000, econ=1),
+        Row(haproxy_backend_name("p1", "l2"), "m1", StatType.SERVER, "UP", scur=2, stot=5, bin=50, bout=500, eresp=2),
+        Row(haproxy_backend_name("p1", "l1"), "BACKEND", StatType.BACKEND, "UP", stot=99),
+        fe("l1", stot=77),
+    ]
+    out = member_counters(spec, rows)
+    assert out == {
+        "member:m1": ListenerCounters(bytes_in=150, bytes_out=1500, active_connections=3, total_connections=15,
+                                      request_errors=3),
+        "member:m2": ListenerCounters(),  # no row: zeros
+    }  # fmt: skip
+    assert not set(out) & set(listener_counters(spec, rows))  # one report carries both without collisions

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from lbaas.agent.haproxy.options import RenderOptions
@@ -17,10 +18,13 @@ from lbaas.domain.spec import (
     L7PolicySpec,
     L7RuleSpec,
     ListenerSpec,
+    ListenerTlsSpec,
     LoadBalancerSpec,
     MemberSpec,
     PoolSpec,
+    PoolTlsSpec,
     SessionPersistenceSpec,
+    TlsCertSpec,
     VipSpec,
 )
 
@@ -434,5 +438,82 @@ case(
     lambda: lb(
         (listener(), listener("listener-25", protocol="TCP", port=25, default_pool_id="pool-t")),
         (pool(), pool("pool-t", protocol="TCP")),
+    )
+)
+case(
+    "octavia_flow_log_format",
+    replace(
+        OPTS,
+        log_target="/run/lbaas/log/lb-1.sock",
+        log_format="@@lbaas-project@@ lb-1 %f %ci %cp %t %{+Q}r %ST %B %U %[ssl_c_verify] %{+Q}[ssl_c_s_dn] %b %s %Tt %tsc",
+    ),
+)(
+    lambda: lb(
+        (listener(), listener("listener-25", protocol="TCP", port=25, default_pool_id="pool-t")),
+        (pool(), pool("pool-t", protocol="TCP")),
+    )
+)
+
+# TLS: TERMINATED_HTTPS listeners and re-encrypting pools. The PEMs are fixed test files (data/tls), so
+# their digests (the file names) are stable; the haproxy -c test writes them into its cert dir.
+_TLS_DATA = Path(__file__).parent / "data" / "tls"
+TLS_OPTS = replace(OPTS, cert_dir=f"{RUN_DIR}/certs")
+
+
+def _tls_cert(name: str) -> TlsCertSpec:
+    pem = (_TLS_DATA / f"{name}.pem").read_text()
+    return TlsCertSpec(pem=pem, names=(f"{name}.example.com",))
+
+
+def _listener_tls(**kw: Any) -> ListenerTlsSpec:
+    kw.setdefault("default_cert", _tls_cert("www"))
+    kw.setdefault("tls_versions", ("TLSv1.2", "TLSv1.3"))
+    kw.setdefault("alpn_protocols", ("h2", "http/1.1", "http/1.0"))
+    return ListenerTlsSpec(**kw)
+
+
+def https_lb(tls: ListenerTlsSpec, **listener_kw: Any) -> LoadBalancerSpec:
+    return lb((listener("listener-443", protocol="TERMINATED_HTTPS", port=443, tls=tls, **listener_kw),), (pool(),))
+
+
+case("terminated_https_basic", TLS_OPTS)(lambda: https_lb(_listener_tls()))
+case("terminated_https_sni_hsts_headers", TLS_OPTS)(
+    lambda: https_lb(
+        _listener_tls(
+            sni_certs=(_tls_cert("api"), _tls_cert("www")),
+            tls_ciphers="ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256",
+            hsts_max_age=31536000,
+            hsts_include_subdomains=True,
+            hsts_preload=True,
+        ),
+        insert_headers={"X-Forwarded-Proto": "true", "X-Forwarded-For": "true"},
+    )
+)
+case("terminated_https_client_auth", TLS_OPTS)(
+    lambda: https_lb(
+        _listener_tls(
+            client_authentication="MANDATORY",
+            client_ca_pem=(_TLS_DATA / "client-ca.pem").read_text(),
+            client_crl_pem=(_TLS_DATA / "client-crl.pem").read_text(),
+            tls_versions=("TLSv1.3",),
+            alpn_protocols=("http/1.1",),
+        ),
+        insert_headers={h: "true" for h in (
+            "X-SSL-Client-Verify", "X-SSL-Client-Has-Cert", "X-SSL-Client-DN", "X-SSL-Client-CN", "X-SSL-Issuer",
+            "X-SSL-Client-SHA1", "X-SSL-Client-Not-Before", "X-SSL-Client-Not-After",
+        )},  # fmt: skip
+    )
+)
+case("pool_tls_reencrypt", TLS_OPTS)(
+    lambda: http_lb(
+        tls_enabled=True,
+        tls=PoolTlsSpec(
+            client_cert=_tls_cert("api"),
+            ca_pem=(_TLS_DATA / "client-ca.pem").read_text(),
+            crl_pem=(_TLS_DATA / "client-crl.pem").read_text(),
+            tls_versions=("TLSv1.2", "TLSv1.3"),
+            alpn_protocols=("http/1.1",),
+        ),
+        healthmonitor=hm("HTTPS", url_path="/health"),
     )
 )

@@ -76,6 +76,9 @@ def test_rendering_is_deterministic() -> None:
 def test_haproxy_accepts_golden(name: str, tmp_path: Path) -> None:
     text = (GOLDEN / f"{name}.cfg").read_text().replace(c.RUN_DIR, str(tmp_path))
     (tmp_path / "servers-state").write_text("1\n")
+    (tmp_path / "certs").mkdir()
+    for file_name, pem in viewmodel.tls_files(c.CASES[name]()[0]).items():
+        (tmp_path / "certs" / file_name).write_text(pem)
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(text)
     proc = subprocess.run([HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=30)
