@@ -3,7 +3,7 @@
 The scale-out deployment on simulated hosts (``lbaas.tools.simcluster``): PostgreSQL, RabbitMQ, two API
 processes, one controller, three agents each on its own host (network + pid + mount namespaces, its own
 /run/netns), the tenant VLAN spanning them over an underlay bridge, the client and two members on a
-fourth host. Real HAProxy. agent_down_time is the default 3 s, heartbeats every 1 s.
+fourth host. Real HAProxy. agent_down_time and the heartbeat period are the shipped defaults (``Settings``).
 
 Per sample: a client load loop (new connection per request, 4 workers, 0.5 s timeout) runs against the
 VIP of one LB; its host is killed (every process of the host SIGKILLed by namespace, its underlay link
@@ -23,6 +23,7 @@ from pathlib import Path
 from bench.common import BenchError, Report, fmt_ms, median, pct, plot_samples
 
 TARGET = 5.0
+P50_TARGET = 2.0
 
 
 def _stat_row(t: object, label: str, xs: list[float], target: str = "") -> None:
@@ -93,10 +94,16 @@ def run(args: argparse.Namespace, report: Report) -> None:
     if ok:
         _stat_row(t, "kill → new agent reported it applied (log)", ok)
     met = max(first) <= TARGET and max(gaps) <= TARGET
-    report.notes.append(f"Target (every sample ≤ 5 s, agent_down_time 3 s): {'met' if met else 'MISSED'}. "
-                        "Detection is most of it: the controller declares a host dead 3 s after its last "
-                        "heartbeat (1 s period), then the new agent plugs the same port (same MAC) and "
-                        "sends gratuitous ARP.")
+    from lbaas.config import Settings
+
+    d = Settings()
+    report.notes.append(f"Target (every sample ≤ 5 s; p50 ≤ {P50_TARGET:.0f} s, issue 11): "
+                        f"{'met' if met and median(first) <= P50_TARGET else 'MISSED'}. "
+                        f"Detection: the controller declares a host dead {d.agent_down_time:g} s after its last "
+                        f"heartbeat ({d.heartbeat_interval:g} s period; passes every {d.controller_interval:g} s). "
+                        "Then the new agent plugs the same port (same MAC), starts HAProxy and sends gratuitous "
+                        "ARP; on a host with no LB left on that network (here: the host restarted by the "
+                        "previous sample) that includes creating the bridge and its VLAN tagger.")
     report.notes.append("Floor for comparison (dataplane-facts.md): keepalived VRRPv3 with 100 ms adverts moved "
                         "a VIP in 0.11–0.35 s; with 1 s adverts 0.7–3.5 s. We trade that for no standby "
                         "HAProxy per LB.")

@@ -105,9 +105,12 @@ class Settings(BaseSettings):
     agent_endpoint: str = "http://127.0.0.1:9876"  # where agents reach the API (any of the API processes)
     amqp_url: str | None = None  # e.g. amqp://guest:guest@127.0.0.1:5672/%2F; None: no broker (embedded)
     amqp_prefix: str = "lbaas"  # exchange names: <prefix>.nudge (direct), <prefix>.resync (fanout)
-    heartbeat_interval: float = 1.0
-    agent_down_time: float = 3.0  # an agent silent this long is dead; its LBs are re-bound
-    controller_interval: float = 0.5
+    heartbeat_interval: float = 0.25  # seconds between an agent's heartbeats (their own thread)
+    # An agent silent agent_down_time is dead and its LBs are re-bound: what bounds a single LB's
+    # failover. Measured in tests/e2e/test_failover_detection.py (both cores saturated for 60 s: no false
+    # failover) and docs/benchmarks.md (failover bench).
+    agent_down_time: float = 1.0
+    controller_interval: float = 0.25  # a pass is two small queries; up to one interval adds to detection
     placement_policy: str = "least_loaded"
     # Circuit breaker: no automatic failover while more than this share of enabled agents is down or suspect.
     failover_max_dead_share: float = 0.5

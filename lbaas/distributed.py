@@ -163,6 +163,14 @@ def run_controller(settings: Settings) -> None:
     thread.join(timeout=5)
 
 
+def _quiet_heartbeats(record: logging.LogRecord) -> bool:
+    """Drop httpx's line for each successful heartbeat (``PUT /internal/agents/<host>`` → 200); keep the rest."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    if len(args) >= 4 and args[0] == "PUT" and args[3] == 200:
+        return "/loadbalancers/" in str(args[1]) or not str(args[1]).rstrip("/").rsplit("/", 2)[-2] == "agents"
+    return True
+
+
 def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False) -> None:
     """An agent on this host. ``fake_dataplane`` keeps HAProxy and namespaces in memory (tests only)."""
     from lbaas.agent import accesslog
@@ -177,8 +185,14 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
     if not settings.internal_secret:
         raise SystemExit("the agent needs internal_secret (LBAAS_INTERNAL_SECRET) to talk to the API")
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("httpx").addFilter(_quiet_heartbeats)  # not a line per heartbeat (several a second)
     client = make_client(endpoint, settings.internal_secret)
-    source = ApiSource(client, host=settings.host, availability_zone=settings.availability_zone)
+    # Heartbeats on their own connection, with a timeout well under agent_down_time: a call stuck on
+    # a dead connection is given up in time for the next beat to count.
+    beats = make_client(endpoint, settings.internal_secret, timeout=max(0.5, 2 * settings.heartbeat_interval))
+    source = ApiSource(
+        client, host=settings.host, availability_zone=settings.availability_zone, heartbeat_client=beats
+    )
     reporter = ApiReporter(client, host=settings.host)
     plumber: Plumber
     haproxy: HaproxyProcess
@@ -216,9 +230,10 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
     agent = Agent(
         reconciler,
         resync_interval=settings.resync_interval,
-        observe_interval=min(settings.stats_interval, settings.heartbeat_interval),
+        observe_interval=settings.stats_interval,
         observer=Observer(reconciler, reporter).observe,
         heartbeat=source.heartbeat,
+        heartbeat_interval=settings.heartbeat_interval,
     )
     try:
         source.heartbeat()  # be known before the first resync; if the API is away, serve what runs

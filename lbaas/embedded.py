@@ -74,6 +74,7 @@ def start_agent(
         observe_interval=settings.stats_interval,
         observer=observer.observe,
         heartbeat=source.heartbeat,
+        heartbeat_interval=settings.heartbeat_interval,  # what the agents view judges liveness by
     )
     if metrics is not None:
         metrics.watch_queue(agent.queue)

@@ -29,6 +29,7 @@ from lbaas.agent.actual import observe_host, parse_network
 from lbaas.agent.execute import BridgeLock, Executor
 from lbaas.agent.haproxy.options import RenderOptions
 from lbaas.agent.haproxy.process import ConfigRejected, HaproxyProcess
+from lbaas.agent.haproxy.server_state import align_admin_state
 from lbaas.agent.haproxy.unit import DELETE_RETRY_S, HaproxyUnit
 from lbaas.agent.netns.base import Plumber, PortPlug, ns_name
 from lbaas.agent.paths import LbPaths
@@ -231,11 +232,14 @@ class Reconciler:
         )  # fmt: skip
         self.executor.run(plan, RunContext(paths, ns, mem))
 
-    def _save_server_state(self, paths: LbPaths) -> None:
+    def _save_server_state(self, paths: LbPaths, text: str) -> None:
+        """Dump the running servers' state for the process that will load ``text``, with each
+        server's admin state set from ``text`` (the saved state never overrides the config's)."""
         try:
-            state = self.haproxy.runtime(paths, "show servers state")
+            state = align_admin_state(self.haproxy.runtime(paths, "show servers state"), text)
         except Exception as exc:  # health state is a nicety; never block a change on it
             log.debug("could not save server state for %s: %s", paths.lb_id, exc)
+            paths.server_state.unlink(missing_ok=True)  # an older dump must not be loaded instead
             return
         tmp = paths.server_state.with_suffix(".tmp")
         tmp.write_text(state)

@@ -44,13 +44,22 @@ class _Remote:
 
 
 class ApiSource(_Remote):
-    def __init__(self, client: httpx.Client, *, host: str, availability_zone: str | None = None) -> None:
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        host: str,
+        availability_zone: str | None = None,
+        heartbeat_client: httpx.Client | None = None,
+    ) -> None:
         super().__init__(client, host=host)
         self.availability_zone = availability_zone
+        self._beats = _Remote(heartbeat_client, host=host) if heartbeat_client is not None else self
 
     def heartbeat(self) -> None:
-        """Creates the agent row on first contact; refreshes last_heartbeat (and the zone) after."""
-        self._call("PUT", "", {"availability_zone": self.availability_zone})
+        """Creates the agent row on first contact; refreshes last_heartbeat (and the zone) after.
+        Sent on ``heartbeat_client`` when given (its own connection and timeout)."""
+        self._beats._call("PUT", "", {"availability_zone": self.availability_zone})
 
     def assigned(self) -> Mapping[str, int]:
         body = self._call("GET", "/assigned")

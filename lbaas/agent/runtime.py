@@ -52,15 +52,19 @@ class Agent:
         observe_interval: float = 1.0,
         observer: Observer | None = None,
         heartbeat: Callable[[], None] | None = None,
+        heartbeat_interval: float | None = None,
         workers: int = 4,
         observe_max_duty: float = OBSERVE_MAX_DUTY,
     ) -> None:
+        """``heartbeat_interval``: the heartbeat's own period (default: ``observe_interval``); the
+        controller's ``agent_down_time`` is a few of these."""
         self.reconciler = reconciler
         self.queue = WorkQueue(reconciler.reconcile, workers=workers, name="reconcile")
         self._resync_interval = resync_interval
         self._observe_interval = observe_interval
         self._observer = observer
         self._heartbeat = heartbeat
+        self._heartbeat_interval = heartbeat_interval if heartbeat_interval is not None else observe_interval
         self._observe_max_duty = observe_max_duty
         self.observe_period = observe_interval  # the last sweep's period (adapted to the number of LBs)
         self._stop = threading.Event()
@@ -128,9 +132,9 @@ class Agent:
     def _heartbeat_loop(self) -> None:
         """Its own thread: liveness must not wait for the observation of every LB (one report per LB;
         with a slow API, observing tens of LBs took longer than agent_down_time and live agents were
-        failed over)."""
+        failed over), nor for reconcile work (it waits on no queue or lock they hold)."""
         assert self._heartbeat is not None
-        period = self._observe_interval
+        period = self._heartbeat_interval
         next_beat = time.monotonic() + period
         # fixed rate: a slow call does not stretch the period (the controller counts silence from the
         # last heartbeat that arrived, so a late one costs failover time)

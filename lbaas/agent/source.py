@@ -6,6 +6,7 @@ the scale-out agent reads the API's internal endpoint instead and needs no datab
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
@@ -63,8 +64,10 @@ class DbSource:
             self.agent_id = agent.id
 
     def heartbeat(self) -> None:
+        # with its microseconds (utcnow() drops them): liveness is judged against a 1 s agent_down_time
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with self._db.write() as s:
-            s.execute(update(m.Agent).where(m.Agent.id == self.agent_id).values(last_heartbeat=utcnow()))
+            s.execute(update(m.Agent).where(m.Agent.id == self.agent_id).values(last_heartbeat=now))
 
     def assigned(self) -> Mapping[str, int]:
         with self._db.write() as s:

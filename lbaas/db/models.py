@@ -372,6 +372,9 @@ class Port(Base, IdMixin, ProjectMixin, TimestampMixin, AdminMixin, TaggedMixin)
     status: Mapped[str] = mapped_column(String(16), default="DOWN")
     binding_host_id: Mapped[str] = mapped_column(String(255), default="")
     revision_number: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+    # Neutron's port security: there are no security groups or anti-spoofing rules here to turn off,
+    # so it changes nothing, but a port keeps what its creator asked for (Octavia's tests disable it).
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
     fixed_ips: Mapped[list[IpAllocation]] = relationship(
         back_populates="port", cascade="all, delete-orphan", lazy="selectin", order_by="IpAllocation.ip_address"

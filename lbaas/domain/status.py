@@ -8,20 +8,27 @@ how the rows were fetched. The rows are any objects with the ``StatLike`` attrib
 Naming contract with the renderer: frontend = listener id, backend = ``<pool_id>:<listener_id>``,
 server = member id (``haproxy_backend_name``).
 
-Rules (Octavia's table, made explicit where it was vague):
+Rules: Octavia's, as its health manager maps what HAProxy reports (``heartbeat_udp.py``
+``_update_health`` / ``_process_pool_status``) and as its worker marks objects once applied
+(``database_tasks.py`` ``Mark*ActiveInDB``), made explicit where they were vague:
 
 member   admin down (or pool admin down) → OFFLINE; no row → OFFLINE (not reported);
          ``MAINT*`` → OFFLINE; ``DRAIN*`` / ``NOLB*`` → DRAINING; ``DOWN*`` (incl. ``DOWN 1/2``) → ERROR;
-         ``UP*`` (incl. ``UP 1/3``) → ONLINE, or DRAINING with weight 0; ``no check`` → NO_MONITOR,
-         or DRAINING with weight 0; anything else → OFFLINE. A member in several backends (one per
-         listener) takes the worst status.
-pool     admin down or no backend row → OFFLINE; no enabled member → ERROR (HAProxy reports the
-         backend DOWN and answers 503); all enabled members ERROR → ERROR; some → DEGRADED; else
-         ONLINE. NO_MONITOR and DRAINING members count as up.
+         ``UP*`` (incl. ``UP 1/3``) → ONLINE, or DRAINING with weight 0; ``no check`` (no health
+         monitor) → NO_MONITOR, or DRAINING with weight 0; anything else → OFFLINE. A member in several
+         backends (one per listener) takes the worst status.
+pool     admin down or no backend row (on no listener) → OFFLINE; a backend row ``DOWN`` → ERROR
+         (HAProxy: no usable server; it answers 503); members but none enabled → ERROR (HAProxy
+         reports such a backend DOWN); enabled members all ERROR → ERROR; some not up → DEGRADED;
+         else ONLINE. A pool with no members is ONLINE (HAProxy reports an empty backend UP, and
+         Octavia maps UP to ONLINE). NO_MONITOR and DRAINING members count as up.
 listener admin down → OFFLINE; no frontend row → ERROR (should run but does not); ``FULL`` or
-         scur ≥ slim → DEGRADED; ``OPEN`` → ONLINE, lowered to DEGRADED when a pool it routes to is
-         ERROR or DEGRADED (the listener still answers); any other status (``STOP``...) → ERROR.
-hm       OFFLINE when disabled or its pool is OFFLINE; else ONLINE.
+         scur ≥ slim → DEGRADED; ``OPEN`` → ONLINE; any other status (``STOP``...) → ERROR. The
+         listener's own state only: a failing pool shows on the pool and the LB, as in Octavia.
+hm       ONLINE once applied when enabled, OFFLINE when disabled (Octavia's worker sets it so; the
+         health of what it checks shows on the members).
+l7policy ONLINE once applied when enabled (and its listener is served by HAProxy), OFFLINE when disabled.
+l7rule   ONLINE once applied when enabled, OFFLINE when disabled.
 LB       admin down → OFFLINE (and everything under it); any listener or pool ERROR → ERROR; any
          DEGRADED → DEGRADED; else ONLINE.
 
@@ -133,6 +140,10 @@ def pool_status(
 ) -> OperatingStatus:
     if not pool.admin_state_up or not backend_rows:
         return OperatingStatus.OFFLINE
+    if not pool.members:
+        return OperatingStatus.ONLINE
+    if any(r.status.strip().upper().startswith("DOWN") for r in backend_rows):
+        return OperatingStatus.ERROR
     enabled = [members[m.id] for m in pool.members if m.admin_state_up]
     if not enabled or all(s == OperatingStatus.ERROR for s in enabled):
         return OperatingStatus.ERROR
@@ -161,6 +172,8 @@ class OperatingStatuses:
     pools: dict[str, OperatingStatus] = field(default_factory=dict)
     members: dict[str, OperatingStatus] = field(default_factory=dict)
     healthmonitors: dict[str, OperatingStatus] = field(default_factory=dict)
+    l7policies: dict[str, OperatingStatus] = field(default_factory=dict)
+    l7rules: dict[str, OperatingStatus] = field(default_factory=dict)
 
     def by_id(self, lb_id: str) -> dict[str, OperatingStatus]:
         """One flat id → status map (ids are UUIDs, so the kinds cannot collide)."""
@@ -170,6 +183,8 @@ class OperatingStatuses:
             **self.pools,
             **self.members,
             **self.healthmonitors,
+            **self.l7policies,
+            **self.l7rules,
         }
 
 
@@ -180,17 +195,15 @@ class _Index:
         self.frontends: dict[str, StatLike] = {}
         self.backends: dict[str, list[StatLike]] = {}  # pool id → BACKEND rows
         self.servers: dict[tuple[str, str], list[StatLike]] = {}  # (pool id, member id) → rows
-        self.pools_of_listener: dict[str, set[str]] = {}
         for row in rows:
             if row.type == StatType.FRONTEND:
                 self.frontends[row.pxname] = row
                 continue
-            pool_id, sep, listener_id = row.pxname.partition(":")
+            pool_id, sep, _listener_id = row.pxname.partition(":")
             if not sep:
                 continue
             if row.type == StatType.BACKEND:
                 self.backends.setdefault(pool_id, []).append(row)
-                self.pools_of_listener.setdefault(listener_id, set()).add(pool_id)
             elif row.type == StatType.SERVER:
                 self.servers.setdefault((pool_id, row.svname), []).append(row)
 
@@ -208,6 +221,8 @@ def compute_statuses(spec: LoadBalancerSpec, rows: Iterable[StatLike]) -> Operat
             pools={p.id: off for p in pools},
             members={m.id: off for p in pools for m in p.members},
             healthmonitors={p.healthmonitor.id: off for p in pools if p.healthmonitor},
+            l7policies={pol.id: off for li in served for pol in li.l7policies},
+            l7rules={r.id: off for li in served for pol in li.l7policies for r in pol.rules},
         )
 
     idx = _Index(rows)
@@ -219,21 +234,16 @@ def compute_statuses(spec: LoadBalancerSpec, rows: Iterable[StatLike]) -> Operat
             members[m.id] = member_status(m, pool, idx.servers.get((pool.id, m.id), []))
         pool_st[pool.id] = pool_status(pool, members, idx.backends.get(pool.id, []))
         if pool.healthmonitor is not None:
-            hm_on = pool.healthmonitor.admin_state_up and pool_st[pool.id] != OperatingStatus.OFFLINE
-            hms[pool.healthmonitor.id] = OperatingStatus.ONLINE if hm_on else OperatingStatus.OFFLINE
+            hms[pool.healthmonitor.id] = _enabled(pool.healthmonitor.admin_state_up)
 
     listeners: dict[str, OperatingStatus] = {}
     for li in served:
         if not li.admin_state_up:
             listeners[li.id] = OperatingStatus.OFFLINE
             continue
-        status = frontend_status(idx.frontends.get(li.id))
-        routed = idx.pools_of_listener.get(li.id, set())
-        if status == OperatingStatus.ONLINE and any(
-            pool_st.get(pid) in (OperatingStatus.ERROR, OperatingStatus.DEGRADED) for pid in routed
-        ):
-            status = OperatingStatus.DEGRADED
-        listeners[li.id] = status
+        listeners[li.id] = frontend_status(idx.frontends.get(li.id))
+    policies = {pol.id: _enabled(pol.admin_state_up) for li in served for pol in li.l7policies}
+    rules = {r.id: _enabled(r.admin_state_up) for li in served for pol in li.l7policies for r in pol.rules}
 
     observed = [*listeners.values(), *pool_st.values()]
     if OperatingStatus.ERROR in observed:
@@ -243,8 +253,14 @@ def compute_statuses(spec: LoadBalancerSpec, rows: Iterable[StatLike]) -> Operat
     else:
         lb = OperatingStatus.ONLINE
     return OperatingStatuses(
-        loadbalancer=lb, listeners=listeners, pools=pool_st, members=members, healthmonitors=hms
+        loadbalancer=lb, listeners=listeners, pools=pool_st, members=members, healthmonitors=hms,
+        l7policies=policies, l7rules=rules,
     )
+
+
+def _enabled(admin_state_up: bool) -> OperatingStatus:
+    """What Octavia marks an applied health monitor, L7 policy or rule: ONLINE, or OFFLINE if disabled."""
+    return OperatingStatus.ONLINE if admin_state_up else OperatingStatus.OFFLINE
 
 
 # --- counters ---------------------------------------------------------------------------------------

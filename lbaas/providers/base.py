@@ -32,4 +32,9 @@ FLAVOR_CAPABILITIES = [
 ]
 AZ_CAPABILITIES = [
     {"name": "compute_zone", "description": "The availability zone of the agents that run the load balancer."},
+    {
+        "name": "management_network",
+        "description": "The management network ID for the amphora (accepted for Octavia compatibility: "
+        "lbaas agents have no management network, so it changes nothing).",
+    },
 ]

@@ -6,7 +6,7 @@ failover or drain, cannot both win a move: the loser's UPDATE matches no row and
 pass. After a move it nudges the new holder and the old one. It holds no state a restart would lose:
 every decision is recomputed from the database, and on start it asks every agent to resync.
 
-The controller polls (``controller_interval``, 0.5 s) instead of consuming the bus: scheduling is a
+The controller polls (``controller_interval``, 0.25 s: it adds up to one interval to failover detection) instead of consuming the bus: scheduling is a
 query over two small tables, and polling has no message to lose.
 
 The circuit breaker (``domain.agents.breaker``) is recomputed every pass; once it has opened, this

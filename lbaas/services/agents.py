@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from lbaas.db import lifecycle
@@ -42,16 +43,30 @@ def precise_utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def heartbeat(s: Session, host: str, availability_zone: str | None) -> m.Agent:
-    agent = s.scalar(select(m.Agent).where(m.Agent.host == host))
-    if agent is None:
-        agent = m.Agent(id=m.new_id(), host=host, availability_zone=availability_zone)
-        s.add(agent)
-    elif agent.availability_zone != availability_zone:
-        agent.availability_zone = availability_zone
-    agent.last_heartbeat = precise_utcnow()
+@dataclass(frozen=True)
+class Beat:
+    id: str
+    host: str
+    admin_state_up: bool
+
+
+def heartbeat(s: Session, host: str, availability_zone: str | None) -> Beat:
+    """Refresh (or create) the agent's row. The hot path, several times a second per agent: one
+    UPDATE … RETURNING on the host's unique index, no ORM load, no SELECT first."""
+    now = precise_utcnow()
+    row = s.execute(
+        update(m.Agent)
+        .where(m.Agent.host == host)
+        .values(last_heartbeat=now, availability_zone=availability_zone)
+        .returning(m.Agent.id, m.Agent.host, m.Agent.admin_state_up)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if row is not None:
+        return Beat(row[0], row[1], row[2])
+    agent = m.Agent(id=m.new_id(), host=host, availability_zone=availability_zone, last_heartbeat=now)
+    s.add(agent)
     s.flush()
-    return agent
+    return Beat(agent.id, agent.host, agent.admin_state_up)
 
 
 def _agent_id(s: Session, host: str) -> str | None:

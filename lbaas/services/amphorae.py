@@ -9,6 +9,11 @@ The record is written by whatever runs the LB: the agent when it has applied a g
 noop provider (through its ``on_active`` hook) in API-only deployments, via ``ensure_amphora``.
 Deleting the LB removes its amphorae (``db.lifecycle._delete_lb``).
 
+A failover replaces the instance, so it gets a new record with a new id, as in Octavia: the failover
+marks the record PENDING_DELETE (the scheduler still reads its agent, to place the LB elsewhere), and
+the next ``ensure_amphora`` for the LB swaps it for a new one; so does an LB found on another host.
+Every record has ``updated_at`` (its creation time until it changes).
+
 Failover and config push act on the amphora's load balancer through the same compare-and-set lock
 as every other change, so they follow Octavia's status rules (ACTIVE/ERROR for failover, ACTIVE for
 a config push).
@@ -28,20 +33,27 @@ from lbaas.services import load_balancers
 from lbaas.services.common import nudge_after_commit
 from lbaas.services.context import RequestContext
 
+REPLACED = "PENDING_DELETE"  # a failed-over instance, until its replacement runs
 STAT_FIELDS = ("active_connections", "bytes_in", "bytes_out", "request_errors", "total_connections")
 
 
 def ensure_amphora(s: Session, lb: m.LoadBalancer, agent_host: str) -> m.Amphora:
     """Create or refresh the STANDALONE record of ``lb`` running on ``agent_host``; mark it ALLOCATED.
 
-    Idempotent: an unchanged record is not rewritten (its updated_at stays).
+    Idempotent: an unchanged record is not rewritten (its updated_at stays). A record that a failover
+    marked PENDING_DELETE, or one of another host, is replaced by a new record (a new id).
     """
     agent = s.scalars(select(m.Agent).where(m.Agent.host == agent_host)).first()
     amp = s.scalars(
         select(m.Amphora).where(m.Amphora.loadbalancer_id == lb.id, m.Amphora.role == "STANDALONE")
     ).first()
+    if amp is not None and (amp.status == REPLACED or (amp.compute_id is not None and amp.compute_id != agent_host)):
+        s.delete(amp)
+        s.flush()
+        amp = None
     if amp is None:  # (no query after this add: an autoflush would turn one INSERT into INSERT + UPDATE)
-        amp = m.Amphora(id=m.new_id(), loadbalancer_id=lb.id, role="STANDALONE")
+        now = m.utcnow()
+        amp = m.Amphora(id=m.new_id(), loadbalancer_id=lb.id, role="STANDALONE", created_at=now, updated_at=now)
         s.add(amp)
     wanted: dict[str, Any] = {
         "agent_id": agent.id if agent is not None else None,

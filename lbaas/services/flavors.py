@@ -35,6 +35,7 @@ FLAVOR_RULES: dict[str, tuple[ValueRule, str]] = {
 }
 AZ_RULES: dict[str, tuple[ValueRule, str]] = {
     "compute_zone": (_non_empty_text, "a non-empty string"),
+    "management_network": (_non_empty_text, "a non-empty string"),
 }
 
 

@@ -249,6 +249,9 @@ def failover(s: Session, ctx: RequestContext, lb_id: str) -> None:
     # nudged too (see the bus router) and tears its copy down.
     lb.agent_id = None
     lb.binding_epoch += 1
+    # the instance is replaced: its record gives way to a new one (a new id) once the new instance runs
+    for amp in s.scalars(select(m.Amphora).where(m.Amphora.loadbalancer_id == lb.id)):
+        amp.status = "PENDING_DELETE"
     nudge_after_commit(s, lb.id)
 
 

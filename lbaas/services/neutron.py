@@ -153,11 +153,12 @@ def _check_segment(network_type: str, physnet: str | None, vlan_id: int | None) 
         raise errors.InvalidInput("provider:segmentation_id is not allowed for a flat provider network")
 
 
-def _supported_constants(data: dict[str, Any]) -> None:
-    """Attributes Neutron has that only have one value here: accept that value, refuse the others."""
+def _supported_constants(data: dict[str, Any], *, port: bool = False) -> None:
+    """Attributes Neutron has that only have one value here: accept that value, refuse the others.
+    A port's ``port_security_enabled`` is kept as asked (there is nothing to turn off, so false is fine)."""
     if data.pop("router_external", False):
         raise errors.InvalidInput("external networks (router:external true) are not supported")
-    if data.pop("port_security_enabled", True) is False:
+    if not port and data.pop("port_security_enabled", True) is False:
         raise errors.InvalidInput("port security cannot be disabled: there are no security groups to turn off")
     if data.pop("security_groups", None):
         raise errors.InvalidInput("security groups are not supported")
@@ -353,7 +354,9 @@ def delete_subnet(s: Session, ctx: RequestContext, ident: str) -> None:
 
 # --------------------------------------------------------------------------- ports
 
-PORT_UPDATABLE = ("name", "description", "admin_state_up", "device_owner", "device_id", "binding_host_id")
+PORT_UPDATABLE = (
+    "name", "description", "admin_state_up", "device_owner", "device_id", "binding_host_id", "port_security_enabled",
+)  # fmt: skip
 
 
 def _status(port: m.Port) -> str:
@@ -408,7 +411,7 @@ def _allocate_default(s: Session, port: m.Port, network: m.Network) -> None:
 def create_port(s: Session, ctx: RequestContext, data: dict[str, Any]) -> m.Port:
     network = get_network(s, ctx, data["network_id"])
     project_id = _project(ctx, data)
-    _supported_constants(data)
+    _supported_constants(data, port=True)
     tags = data.pop("tags", None)
     requested = None if data.get("fixed_ips") is None else _requests(network, data["fixed_ips"])
     port = ipam.new_port(
@@ -422,6 +425,7 @@ def create_port(s: Session, ctx: RequestContext, data: dict[str, Any]) -> m.Port
         description=data.get("description", ""),
         admin_state_up=data.get("admin_state_up", True),
         binding_host_id=data.get("binding_host_id", ""),
+        port_security_enabled=data.get("port_security_enabled", True),
     )
     port.status = _status(port)
     if requested is None:

@@ -90,7 +90,7 @@ def free_port_in(lo: int, hi: int) -> int:
 
 class SimCluster:
     def __init__(self, *, prefix: str = "lbs", agents: tuple[str, ...] = ("h1", "h2", "h3"),
-                 ports: tuple[int, int] = (19200, 19300), agent_down_time: float = 3.0,
+                 ports: tuple[int, int] = (19200, 19300), agent_down_time: float | None = None,
                  vid: int = 240, cidr: str = "10.240.0.0/24", state_root: Path | None = None,
                  agent_module: str = "lbaas.cli", nice: int = -5) -> None:
         self.agent_module = agent_module
@@ -114,10 +114,10 @@ class SimCluster:
             "LBAAS_AMQP_URL": AMQP_URL,
             "LBAAS_AMQP_PREFIX": self.amqp_prefix,
             "LBAAS_INTERNAL_SECRET": "sim-" + uuid.uuid4().hex,
-            "LBAAS_AGENT_DOWN_TIME": str(agent_down_time),
-            "LBAAS_HEARTBEAT_INTERVAL": "1",
             "LBAAS_FAILOVER_MAX_DEAD_SHARE": "0.5",
         }
+        if agent_down_time is not None:  # else the shipped defaults (Settings)
+            self.env["LBAAS_AGENT_DOWN_TIME"] = str(agent_down_time)
         self.network: dict[str, Any] = {}
         self.subnet: dict[str, Any] = {}
         self.instances: dict[str, str] = {}  # tenant instance name -> ip

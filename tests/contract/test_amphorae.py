@@ -100,7 +100,7 @@ def test_record_of_a_running_lb(client: TestClient, database: Database, provider
     for name in ("vrrp_ip", "vrrp_port_id", "vrrp_interface", "vrrp_id", "vrrp_priority", "image_id", "compute_flavor",
                  "lb_network_ip", "cached_zone"):  # fmt: skip
         assert amp[name] is None, name
-    assert amp["created_at"] and amp["updated_at"] is None
+    assert amp["created_at"] and amp["updated_at"] == amp["created_at"]  # every amphora has updated_at
     assert client.get(f"{AMP}/{amp['id']}").json()["amphora"] == amp
     assert client.get(f"{AMP}/{amp['id']}?fields=id&fields=status").json()["amphora"] == {"id": amp["id"], "status": "ALLOCATED"}
 
@@ -109,7 +109,7 @@ def test_record_of_a_running_lb(client: TestClient, database: Database, provider
     settle(provider)
     again = _only_amp(client, lb_id)
     assert again["id"] == amp["id"]
-    assert again["updated_at"] is None  # nothing changed, nothing rewritten
+    assert again["updated_at"] == amp["updated_at"]  # nothing changed, nothing rewritten
 
     # Deleting the LB removes its instance.
     assert client.delete(f"/v2/lbaas/loadbalancers/{lb_id}").status_code == 204
@@ -195,13 +195,38 @@ def test_failover(client: TestClient, database: Database, provider: NoopProvider
         row = s.get(m.LoadBalancer, lb["id"])
         assert row is not None and row.binding_epoch == epoch + 1  # the same as an LB failover
     _fault(client.put(f"{AMP}/{amp['id']}/failover"), 409, f"Invalid state PENDING_UPDATE of loadbalancer resource {lb['id']}")
+    assert _only_amp(client, lb["id"])["status"] == "PENDING_DELETE"  # being replaced
     settle(provider)
     assert _lb_status(client, lb["id"]) == "ACTIVE"
-    # An LB in ERROR may be failed over too.
+    # A failover makes a new instance, so a new amphora record with a new id (as in Octavia); the old one is gone.
+    new = _only_amp(client, lb["id"])
+    assert new["id"] != amp["id"] and new["status"] == "ALLOCATED" and new["updated_at"]
+    _fault(client.get(f"{AMP}/{amp['id']}"), 404)
+    # An LB in ERROR may be failed over too; so may the LB itself, with the same effect.
     _set(database, m.LoadBalancer, lb["id"], provisioning_status="ERROR")
-    assert client.put(f"{AMP}/{amp['id']}/failover").status_code == 202
+    assert client.put(f"{AMP}/{new['id']}/failover").status_code == 202
     settle(provider)
     assert _lb_status(client, lb["id"]) == "ACTIVE"
+    third = _only_amp(client, lb["id"])
+    assert third["id"] not in (amp["id"], new["id"])
+    assert client.put(f"/v2/lbaas/loadbalancers/{lb['id']}/failover").status_code == 202
+    settle(provider)
+    assert _only_amp(client, lb["id"])["id"] not in (amp["id"], new["id"], third["id"])
+
+
+def test_an_lb_found_on_another_host_gets_a_new_record(client: TestClient, database: Database,
+                                                       provider: NoopProvider) -> None:  # fmt: skip
+    """The controller moved the LB after its agent died: the instance on the new host is a new amphora."""
+    lb = _lb(client, provider, make_subnet(database))
+    amp = _only_amp(client, lb["id"])
+    with database.write() as s:
+        row = s.get(m.LoadBalancer, lb["id"])
+        assert row is not None
+        same = amphorae.ensure_amphora(s, row, amp["compute_id"])
+        assert same.id == amp["id"]
+        moved = amphorae.ensure_amphora(s, row, "another-host")
+        assert moved.id != amp["id"] and moved.compute_id == "another-host" and moved.updated_at is not None
+    assert _only_amp(client, lb["id"])["compute_id"] == "another-host"
 
 
 def test_config(client: TestClient, database: Database, provider: NoopProvider) -> None:

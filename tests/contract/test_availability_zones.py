@@ -89,7 +89,7 @@ def test_profile_validation(client: TestClient, body: dict[str, Any], message: s
 
 
 def test_profile_list(client: TestClient) -> None:
-    ids = [_profile(client, name=f"p{i}")["id"] for i in range(3)]
+    ids = sorted(_profile(client, name=f"p{i}")["id"] for i in range(3))  # by id, as Octavia lists them
     body = client.get(AZP).json()
     assert [p["id"] for p in body["availability_zone_profiles"]] == ids
     assert body["availability_zone_profile_links"] == []
@@ -230,3 +230,18 @@ def test_lb_in_disabled_or_unknown_zone(client: TestClient, database: Database) 
         _fault(r, 400)
     assert _count(database, m.LoadBalancer) == 0
     assert _count(database, m.Port) == ports
+
+
+def test_profile_accepts_octavias_management_network(client: TestClient) -> None:
+    """Octavia's amphora driver takes ``management_network`` beside ``compute_zone``; so do we (it
+    changes nothing here: agents have no management network), and a zone on such a profile works."""
+    data = json.dumps({"compute_zone": "zone-a", "management_network": str(uuid.uuid4())})
+    p = _profile(client, data)
+    assert p["availability_zone_data"] == data
+    assert _profile(client, json.dumps({"management_network": "lb-mgmt-net"}), name="m2")["name"] == "m2"
+    assert _zone(client, p["id"], name="with-mgmt")["availability_zone_profile_id"] == p["id"]
+    for bad in ('{"management_network": ""}', '{"management_network": 7}', '{"management_network": "a\\nb"}'):
+        _fault(client.post(AZP, json={"availability_zone_profile": {
+            "name": "x", "provider_name": "amphora", "availability_zone_data": bad}}), 400)  # fmt: skip
+    caps = client.get("/v2/lbaas/providers/amphora/availability_zone_capabilities").json()
+    assert {c["name"] for c in caps["availability_zone_capabilities"]} == {"compute_zone", "management_network"}

@@ -96,18 +96,19 @@ def test_profile_unknown_key_message(client: TestClient) -> None:
 
 
 def test_profile_list_filters_and_pages(client: TestClient) -> None:
-    ids = [_profile(client, name=f"fp{i}")["id"] for i in range(3)]
+    ids = sorted(_profile(client, name=f"fp{i}")["id"] for i in range(3))  # listed by id, as Octavia lists them
     body = client.get(FP).json()
-    assert [p["name"] for p in body["flavorprofiles"]] == ["fp0", "fp1", "fp2"]
+    assert [p["id"] for p in body["flavorprofiles"]] == ids
     assert body["flavorprofile_links"] == []
-    assert [p["id"] for p in client.get(f"{FP}?name=fp1").json()["flavorprofiles"]] == [ids[1]]
-    assert client.get(f"{FP}?fields=id&fields=name").json()["flavorprofiles"][0] == {"id": ids[0], "name": "fp0"}
+    name = {p["id"]: p["name"] for p in body["flavorprofiles"]}
+    assert [p["id"] for p in client.get(f"{FP}?name={name[ids[1]]}").json()["flavorprofiles"]] == [ids[1]]
+    assert client.get(f"{FP}?fields=id&fields=name").json()["flavorprofiles"][0] == {"id": ids[0], "name": name[ids[0]]}
     page = client.get(f"{FP}?limit=2").json()
-    assert [p["name"] for p in page["flavorprofiles"]] == ["fp0", "fp1"]
+    assert [p["id"] for p in page["flavorprofiles"]] == ids[:2]
     (link,) = page["flavorprofile_links"]
     assert link["rel"] == "next" and f"marker={ids[1]}" in link["href"]
     page = client.get(f"{FP}?limit=2&marker={ids[1]}").json()
-    assert [p["name"] for p in page["flavorprofiles"]] == ["fp2"]
+    assert [p["id"] for p in page["flavorprofiles"]] == ids[2:]
     assert [lk["rel"] for lk in page["flavorprofile_links"]] == ["previous"]
     assert [p["name"] for p in client.get(f"{FP}?sort=name:desc").json()["flavorprofiles"]] == ["fp2", "fp1", "fp0"]
 
@@ -195,21 +196,22 @@ def test_flavor_update(client: TestClient) -> None:
 
 def test_flavor_list(client: TestClient) -> None:
     fp = _profile(client)
-    a = _flavor(client, fp["id"], name="a")
-    b = _flavor(client, fp["id"], name="b", enabled=False)
-    c = _flavor(client, fp["id"], name="c")
+    made = [_flavor(client, fp["id"], name="a"), _flavor(client, fp["id"], name="b", enabled=False),
+            _flavor(client, fp["id"], name="c")]  # fmt: skip
+    by_id = sorted(made, key=lambda f: f["id"])  # Octavia lists flavors by id (they have no created_at)
     body = client.get(FL).json()
-    assert [f["id"] for f in body["flavors"]] == [a["id"], b["id"], c["id"]]
+    assert [f["id"] for f in body["flavors"]] == [f["id"] for f in by_id]
     assert body["flavors_links"] == []
     assert [f["name"] for f in client.get(f"{FL}?enabled=false").json()["flavors"]] == ["b"]
     assert [f["name"] for f in client.get(f"{FL}?name=c").json()["flavors"]] == ["c"]
-    assert client.get(f"{FL}?fields=name").json()["flavors"] == [{"name": "a"}, {"name": "b"}, {"name": "c"}]
-    page = client.get(f"{FL}?limit=1&marker={a['id']}").json()
-    assert [f["name"] for f in page["flavors"]] == ["b"]
+    assert client.get(f"{FL}?fields=name").json()["flavors"] == [{"name": f["name"]} for f in by_id]
+    assert [f["name"] for f in client.get(f"{FL}?sort=name:asc").json()["flavors"]] == ["a", "b", "c"]
+    page = client.get(f"{FL}?limit=1&marker={by_id[0]['id']}").json()
+    assert [f["id"] for f in page["flavors"]] == [by_id[1]["id"]]
     assert sorted(lk["rel"] for lk in page["flavors_links"]) == ["next", "previous"]
     # Anyone may read flavors.
     assert len(client.get(FL, headers=MEMBER).json()["flavors"]) == 3
-    assert client.get(f"{FL}/{a['id']}", headers=MEMBER).status_code == 200
+    assert client.get(f"{FL}/{made[0]['id']}", headers=MEMBER).status_code == 200
 
 
 def test_flavor_delete_in_use(client: TestClient, database: Database, provider: NoopProvider) -> None:

@@ -26,8 +26,8 @@ H = {SECRET_HEADER: SECRET}
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(state_dir=tmp_path, provider="noop", internal_secret=SECRET)
+def settings(tmp_path: Path, auth_strategy: str) -> Settings:
+    return Settings(state_dir=tmp_path, provider="noop", internal_secret=SECRET, auth_strategy=auth_strategy)
 
 
 @pytest.fixture

@@ -80,6 +80,6 @@ def test_visible_as_the_load_balancer_is(cloud: Cloud) -> None:
     owner = {"X-Project-Id": lb["project_id"], "X-Roles": "member"}
     stranger = {"X-Project-Id": "someone-else", "X-Roles": "member"}
     assert cloud.client.get(URL.format(lb["id"]), headers=owner).status_code == 200
-    assert_fault(cloud.client.get(URL.format(lb["id"]), headers=stranger), 404)
+    assert_fault(cloud.client.get(URL.format(lb["id"]), headers=stranger), 403)  # Octavia: another project's object
     assert_fault(cloud.client.get(URL.format("no-such-lb")), 404)
     assert cloud.client.get(f"/v2.0/octavia/loadbalancers/{lb['id']}/member_stats").status_code == 200

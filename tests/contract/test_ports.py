@@ -141,7 +141,7 @@ def test_unsupported_attributes(client: TestClient) -> None:
     for bad in (
         {"security_groups": ["5e1f3a36-6a0c-4f5c-9d64-2f4a2a6a0f00"]},
         {"allowed_address_pairs": [{"ip_address": "10.0.0.9"}]},
-        {"port_security_enabled": False},
+        {"port_security_enabled": "maybe"},
         {"binding:profile": {}},
     ):
         fault(client.post("/v2.0/ports", json={"port": {"network_id": nid, **bad}}), 400)
@@ -175,6 +175,7 @@ def test_list_filters_fields_pagination(client: TestClient) -> None:
     assert names("fixed_ips=ip_address=10.9.9.9") == []
     fault(client.get("/v2.0/ports?fixed_ips=mac=1"), 400)
     assert names("port_security_enabled=False") == []
+    assert len(names("port_security_enabled=true")) == 6
     body = client.get("/v2.0/ports?fields=id&fields=fixed_ips&name=pb").json()
     assert body["ports"] == [{"id": pb["id"], "fixed_ips": pb["fixed_ips"]}]
     page = client.get("/v2.0/ports?limit=4&sort_key=name").json()
@@ -237,3 +238,27 @@ def test_load_balancer_vip_port(client: TestClient, provider: NoopProvider) -> N
     fault(client.get(f"/v2.0/ports/{vip['id']}"), 404, "PortNotFound")
     assert port(client, net["id"], fixed_ips=[{"ip_address": "10.0.0.20"}])["fixed_ips"][0]["ip_address"] == "10.0.0.20"
     assert taken["id"]
+
+
+def test_port_security_can_be_disabled(client: TestClient) -> None:
+    """Neutron (and Octavia's tests) create ports with port security off: accepted, kept and shown. There
+    are no security groups or anti-spoofing rules here, so it changes nothing on the data plane."""
+    nid = network(client)["id"]
+    off = port(client, nid, name="off", port_security_enabled=False)
+    assert off["port_security_enabled"] is False
+    assert client.get(f"/v2.0/ports/{off['id']}").json()["port"]["port_security_enabled"] is False
+    on = port(client, nid, name="on")
+    assert on["port_security_enabled"] is True
+    listed = {p["name"]: p["port_security_enabled"] for p in client.get("/v2.0/ports").json()["ports"]}
+    assert listed == {"off": False, "on": True}
+    assert [p["name"] for p in client.get("/v2.0/ports?port_security_enabled=false").json()["ports"]] == ["off"]
+    r = client.put(f"/v2.0/ports/{on['id']}", json={"port": {"port_security_enabled": False}})
+    assert r.status_code == 200, r.text
+    assert r.json()["port"]["port_security_enabled"] is False
+    r = client.put(f"/v2.0/ports/{on['id']}", json={"port": {"name": "renamed"}})
+    assert r.json()["port"]["port_security_enabled"] is False  # unchanged by an update that does not name it
+    r = client.put(f"/v2.0/ports/{on['id']}", json={"port": {"port_security_enabled": True}})
+    assert r.json()["port"]["port_security_enabled"] is True
+    # security groups still cannot be set, with port security on or off
+    fault(client.post("/v2.0/ports", json={"port": {"network_id": nid, "port_security_enabled": False,
+                                                   "security_groups": ["5e1f3a36-6a0c-4f5c-9d64-2f4a2a6a0f00"]}}), 400)

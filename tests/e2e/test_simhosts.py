@@ -6,7 +6,7 @@ is VLAN 240 on physnet1 and the client and members sit on a fourth host, so ever
 underlay. Real HAProxy, no fake data plane.
 
 Functional requirement of issue 4, asserted here: when the host of a load balancer dies, its VIP answers
-again from another host within 5 s (longest gap seen by a client load loop ≤ 5 s, agent_down_time 3 s).
+again from another host within 5 s (longest gap seen by a client load loop ≤ 5 s, the default agent_down_time).
 
 The tests share one cluster and run in file order; each leaves every agent host running.
 """

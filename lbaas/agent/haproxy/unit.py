@@ -45,6 +45,7 @@ from lbaas.agent.haproxy.options import RenderOptions
 from lbaas.agent.haproxy.process import ConfigRejected, HaproxyError, HaproxyProcess
 from lbaas.agent.haproxy.render import render_haproxy
 from lbaas.agent.haproxy.runtime_plan import Command, plan_runtime
+from lbaas.agent.haproxy.server_state import align_admin_state
 from lbaas.agent.haproxy.viewmodel import tls_files
 from lbaas.agent.paths import LbPaths, read_file
 from lbaas.agent.plan import Adopt
@@ -224,7 +225,7 @@ class HaproxyUnit:
         self,
         process: HaproxyProcess,
         options: Callable[[LbPaths], RenderOptions],
-        save_server_state: Callable[[LbPaths], None],
+        save_server_state: Callable[[LbPaths, str], None],
     ) -> None:
         self.process = process
         self._options = options
@@ -349,10 +350,11 @@ class HaproxyUnit:
             case FirstStart():
                 self._first_start(step, ctx, mem)
             case SaveServerState():
-                self._save_server_state(paths)
+                self._save_state(paths)
             case Reload():
                 p.reload(paths)
             case Start():
+                _align_saved_state(paths, _read(paths.cfg, strip=False))
                 p.ensure_running(paths, ns)
             case MarkLoaded(text=text, certs=certs):
                 _mark_loaded(paths, text, certs)
@@ -373,7 +375,7 @@ class HaproxyUnit:
                 try:
                     self._check(Check(text), ctx, mem)
                 except ConfigRejected:
-                    self._save_server_state(paths)
+                    self._save_state(paths)
                     p.reload(paths)
                     mem.pending_deletes.clear()
                     raise
@@ -397,10 +399,16 @@ class HaproxyUnit:
         except ConfigRejected as exc:
             mem.refused = (step.text, exc.output)
             if step.restore is not None:
+                _align_saved_state(ctx.paths, step.restore)
                 self.process.ensure_running(ctx.paths, ctx.ns)
                 _mark_loaded(ctx.paths, step.restore, step.restore_certs)
             raise
         mem.refused = None
+
+    def _save_state(self, paths: LbPaths) -> None:
+        """Before a reload: the servers' state for the process that loads haproxy.cfg as it now is (the new
+        config once swapped; the live one when a live change is undone), admin state from that config."""
+        self._save_server_state(paths, _read(paths.cfg, strip=False) or "")
 
     def _first_start(self, step: FirstStart, ctx: RunContext, mem: HaproxyMemory) -> None:
         if step.refused is not None:
@@ -408,6 +416,7 @@ class HaproxyUnit:
         p, paths = self.process, ctx.paths
         p.stage(step.text, paths)
         p.swap(paths)
+        _align_saved_state(paths, step.text)
         try:
             p.ensure_running(paths, ctx.ns)
         except HaproxyError:
@@ -449,6 +458,19 @@ def _mark_loaded(paths: LbPaths, text: str, certs: Iterable[str] = ()) -> None:
     tmp = paths.loaded.with_suffix(".tmp")
     tmp.write_text(config_digest(text, certs))
     tmp.replace(paths.loaded)
+
+
+def _align_saved_state(paths: LbPaths, text: str | None) -> None:
+    """Before HAProxy starts (not reloads) on ``text``: a dump left by an earlier reload is loaded too, so
+    its admin state is set from ``text`` first (``lbaas.agent.haproxy.server_state``)."""
+    saved = read_file(paths.server_state)
+    if saved is None or text is None:
+        return
+    aligned = align_admin_state(saved, text)
+    if aligned != saved:
+        tmp = paths.server_state.with_suffix(".tmp")
+        tmp.write_text(aligned)
+        tmp.replace(paths.server_state)
 
 
 def _observe_certs(directory: Path) -> tuple[frozenset[str], bool]:

@@ -24,6 +24,9 @@ from lbaas.services.env import DEFAULT_ALIASES, ServiceEnv
 router = APIRouter()
 
 BY_NAME = (("name", "asc"),)
+# Octavia appends its default sort keys (created_at, id) to a list query when the model has them
+# (api/common/pagination.py): flavors and the profiles have no created_at, so they list by id.
+BY_ID = (("id", "asc"),)
 
 
 def _fields(request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -143,7 +146,7 @@ def list_flavor_profiles(request: Request, db: Db, ctx: Ctx) -> dict[str, Any]:
     q = listing.parse(request)
     with db.read() as s:
         page = db_listing.page(
-            s, m.FlavorProfile, q, where=[], allowed_filters=_filters(s_.FlavorProfileResponse), default_sort=BY_NAME
+            s, m.FlavorProfile, q, where=[], allowed_filters=_filters(s_.FlavorProfileResponse), default_sort=BY_ID
         )
         return listing.render_list(
             request, "flavorprofiles", page, q, s_.flavor_profile_view, links_key="flavorprofile_links"
@@ -192,7 +195,7 @@ def list_flavors(request: Request, db: Db, ctx: Ctx) -> dict[str, Any]:
     q = listing.parse(request)
     with db.read() as s:
         page = db_listing.page(
-            s, m.Flavor, q, where=[], allowed_filters=_filters(s_.FlavorResponse), default_sort=BY_NAME
+            s, m.Flavor, q, where=[], allowed_filters=_filters(s_.FlavorResponse), default_sort=BY_ID
         )
         return listing.render_list(request, "flavors", page, q, s_.flavor_view)
 
@@ -237,7 +240,7 @@ def list_az_profiles(request: Request, db: Db, ctx: Ctx) -> dict[str, Any]:
     with db.read() as s:
         page = db_listing.page(
             s, m.AvailabilityZoneProfile, q, where=[],
-            allowed_filters=_filters(s_.AvailabilityZoneProfileResponse), default_sort=BY_NAME,
+            allowed_filters=_filters(s_.AvailabilityZoneProfileResponse), default_sort=BY_ID,
         )  # fmt: skip
         return listing.render_list(
             request, "availability_zone_profiles", page, q, s_.az_profile_view,

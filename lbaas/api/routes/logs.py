@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, Request
 from lbaas.api.deps import Ctx, Db, Env
 from lbaas.db import models as m
 from lbaas.domain import errors
+from lbaas.services import policy
 from lbaas.services.accesslogs import MAX_TAIL, access_log_path, tail
 from lbaas.services.common import load
 
@@ -37,7 +38,7 @@ def loadbalancer_logs(
     tail_lines: Annotated[int, Query(alias="tail", ge=0, le=MAX_TAIL)] = 100,
 ) -> dict[str, Any]:
     with db.read() as s:
-        lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer")
+        lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer", policy.LOADBALANCER + policy.GET_STATS)
         lb_id = lb.id
         agent = s.get(m.Agent, lb.agent_id) if lb.agent_id else None
         agent_host = agent.host if agent is not None else None

@@ -44,11 +44,11 @@ SUBNET_COLUMNS = frozenset(
 )  # fmt: skip
 PORT_COLUMNS = frozenset(
     {"id", "name", "description", "network_id", "admin_state_up", "status", "mac_address", "device_owner",
-     "device_id", "binding_host_id", "project_id", "revision_number"}
+     "device_id", "binding_host_id", "project_id", "revision_number", "port_security_enabled"}
 )  # fmt: skip
 # Attributes with one value here: a filter asking for another value matches nothing.
 NETWORK_CONSTANTS = {"router:external": "false", "port_security_enabled": "true"}
-PORT_CONSTANTS = {"port_security_enabled": "true", "binding:vnic_type": "normal"}
+PORT_CONSTANTS = {"binding:vnic_type": "normal"}
 
 EXTENSIONS = [
     ("provider", "Provider Network", "Expose mapping of virtual networks to physical networks"),

@@ -163,6 +163,7 @@ class PortUpdate(Body):
     device_id: Name | None = None
     binding_host_id: Name | None = Field(default=None, alias="binding:host_id")
     fixed_ips: list[FixedIp] | None = None
+    port_security_enabled: bool | None = None
 
 
 class PortRootCreate(Body):
@@ -265,7 +266,7 @@ def port_view(row: m.Port) -> dict[str, Any]:
         "binding:vnic_type": "normal",
         "binding:profile": {},
         "security_groups": [],
-        "port_security_enabled": True,
+        "port_security_enabled": row.port_security_enabled,
         "allowed_address_pairs": [],
         "extra_dhcp_opts": [],
         **_standard(row),

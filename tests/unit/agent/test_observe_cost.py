@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,3 +156,30 @@ def test_a_restarted_observer_does_not_report_again_what_was_reported_for_this_g
     assert Observer(s.rec, s.reports).observe(LB)  # another generation: everything reported again
     assert len(s.reports.operating_calls) == calls + 1
     assert set(s.reports.operating_calls[-1][1]) >= {LB, LISTENER, "member-1", "member-2"}
+
+
+def test_the_heartbeat_has_its_own_period_and_does_not_wait_for_reconcile_work(tmp_path: Path) -> None:
+    """Heartbeats every ``heartbeat_interval`` (here much faster than observation), while every reconcile
+    worker is stuck on a slow read of the desired state."""
+    beats: list[float] = []
+    release = threading.Event()
+
+    class StuckSource(Source):
+        def get(self, lb_id: str) -> Any:
+            release.wait(5.0)
+            return super().get(lb_id)
+
+    rec = Reconciler(config=AgentConfig(state_dir=tmp_path), source=StuckSource({LB: the_spec()}), reporter=Reports(),
+                     plumber=FakePlumber(), haproxy=FakeHaproxyProcess())  # fmt: skip
+    agent = Agent(rec, resync_interval=60, observe_interval=30, heartbeat=lambda: beats.append(time.monotonic()),
+                  heartbeat_interval=0.05)  # fmt: skip
+    agent.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(beats) < 8 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(beats) >= 8, "the heartbeat waited for reconcile work or for the observation period"
+        assert not release.is_set()  # the reconcile was still stuck meanwhile
+    finally:
+        release.set()
+        agent.stop()

@@ -71,7 +71,7 @@ def test_first_observation_reports_every_status_then_only_changes(s: Setup) -> N
 
     s.set_stat(show_stat(m2="DOWN"))
     s.observer.observe(LB)
-    assert s.reports.operating_calls[-1] == (LB, {"member-2": "ERROR", "pool-a": "DEGRADED", LISTENER: "DEGRADED",
+    assert s.reports.operating_calls[-1] == (LB, {"member-2": "ERROR", "pool-a": "DEGRADED",
                                                    LB: "DEGRADED"})  # fmt: skip
     s.observer.observe(LB)
     assert len(s.reports.operating_calls) == 2

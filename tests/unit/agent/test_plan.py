@@ -74,7 +74,7 @@ from tests.unit.agent.test_reconciler import LB, Reports, Source, spec
 NS = ns_name(LB)
 NOW = 10_000.0
 INTERVAL = 1800.0
-HAPROXY = HaproxyUnit(FakeHaproxyProcess(), lambda paths: TLS_OPTS, lambda paths: None)
+HAPROXY = HaproxyUnit(FakeHaproxyProcess(), lambda paths: TLS_OPTS, lambda paths, text: None)
 PATHS = LbPaths(Path("/nonexistent"), LB)
 
 S1 = spec(1)

@@ -183,9 +183,21 @@ def test_pool_no_monitor_and_draining_count_as_up() -> None:
     assert _pool([("m1", "no check"), ("m2", "DRAIN")]) == S.ONLINE
 
 
-def test_pool_with_no_enabled_member_is_error() -> None:
-    assert _pool([], ()) == S.ERROR
+def test_pool_with_members_but_none_enabled_is_error() -> None:
     assert _pool([("m1", "MAINT")], (m("m1", admin_state_up=False),)) == S.ERROR
+
+
+def test_pool_without_members_on_a_listener_is_online() -> None:
+    # HAProxy reports a backend with no servers UP; Octavia maps UP to ONLINE
+    assert _pool([], ()) == S.ONLINE
+    st = compute_statuses(spec(()), [fe(), be("p1")])
+    assert (st.pools["p1"], st.listeners["l1"], st.loadbalancer) == (S.ONLINE, S.ONLINE, S.ONLINE)
+
+
+def test_pool_error_when_haproxy_reports_its_backend_down() -> None:
+    # e.g. its only server is a backup that is down too: measured by HAProxy, not inferred
+    rows = [fe(), be("p1", "DOWN"), srv("p1", "m1", "DOWN"), srv("p1", "m2", "UP")]
+    assert compute_statuses(spec((m("m1"), m("m2"))), rows).pools["p1"] == S.ERROR
 
 
 def test_pool_admin_down_is_offline_with_offline_members() -> None:
@@ -204,16 +216,57 @@ def test_pool_not_reported_is_offline() -> None:
 HM = HealthMonitorSpec(id="hm1", type="HTTP", delay=5, timeout=3, max_retries=2)
 
 
-def test_hm_online_with_its_pool() -> None:
-    st = compute_statuses(spec((m("m1"),), hm=HM), [fe(), be("p1"), srv("p1", "m1", "UP")])
+@pytest.mark.parametrize(
+    ("rows", "pool_up", "listener_up"),
+    [
+        ([fe(), be("p1"), srv("p1", "m1", "UP")], True, True),
+        ([fe(), be("p1", "DOWN"), srv("p1", "m1", "DOWN")], True, True),  # what it checks is down: members say so
+        ([fe(), be("p1"), srv("p1", "m1", "MAINT")], False, True),  # its pool is offline
+        ([], True, False),  # its pool is on no served listener
+    ],
+)
+def test_hm_online_once_applied_whatever_its_pool(rows: list[Row], pool_up: bool, listener_up: bool) -> None:
+    st = compute_statuses(spec((m("m1"),), hm=HM, pool_up=pool_up, listener_up=listener_up), rows)
     assert st.healthmonitors == {"hm1": S.ONLINE}
 
 
-def test_hm_offline_when_disabled_or_pool_offline() -> None:
+def test_hm_offline_when_disabled() -> None:
     off = HM.model_copy(update={"admin_state_up": False})
     rows = [fe(), be("p1"), srv("p1", "m1", "no check")]
-    assert compute_statuses(spec((m("m1"),), hm=off), rows).healthmonitors == {"hm1": S.OFFLINE}
-    assert compute_statuses(spec((m("m1"),), hm=HM, pool_up=False), rows).healthmonitors == {"hm1": S.OFFLINE}
+    st = compute_statuses(spec((m("m1"),), hm=off), rows)
+    assert st.healthmonitors == {"hm1": S.OFFLINE} and st.members["m1"] == S.NO_MONITOR
+
+
+def test_members_without_a_monitor_are_no_monitor() -> None:
+    st = compute_statuses(spec((m("m1"), m("m2"))), [fe(), be("p1"), srv("p1", "m1", "no check"),
+                                                      srv("p1", "m2", "no check")])  # fmt: skip
+    assert st.members == {"m1": S.NO_MONITOR, "m2": S.NO_MONITOR}
+    assert (st.pools["p1"], st.listeners["l1"], st.loadbalancer) == (S.ONLINE, S.ONLINE, S.ONLINE)
+
+
+# --- L7 policies and rules --------------------------------------------------------------------------
+
+
+def _policy(pid: str, *, up: bool = True, rules: tuple[L7RuleSpec, ...] = ()) -> L7PolicySpec:
+    return L7PolicySpec(id=pid, action="REJECT", position=1, admin_state_up=up, rules=rules)
+
+
+def _rule(rid: str, *, up: bool = True) -> L7RuleSpec:
+    return L7RuleSpec(id=rid, type="PATH", compare_type="STARTS_WITH", value="/", admin_state_up=up)
+
+
+def test_l7_policies_and_rules_online_once_applied() -> None:
+    pols = (_policy("pol1", rules=(_rule("r1"), _rule("r2", up=False))), _policy("pol2", up=False, rules=(_rule("r3"),)))
+    st = compute_statuses(spec((m("m1"),), policies=pols), [fe(), be("p1"), srv("p1", "m1", "UP")])
+    assert st.l7policies == {"pol1": S.ONLINE, "pol2": S.OFFLINE}
+    assert st.l7rules == {"r1": S.ONLINE, "r2": S.OFFLINE, "r3": S.ONLINE}
+    assert {k: st.by_id("lb")[k] for k in ("pol1", "pol2", "r1", "r2", "r3")} == {**st.l7policies, **st.l7rules}
+
+
+def test_l7_offline_when_the_lb_is_down() -> None:
+    pols = (_policy("pol1", rules=(_rule("r1"),)),)
+    st = compute_statuses(spec((m("m1"),), policies=pols, lb_up=False), [])
+    assert st.l7policies == {"pol1": S.OFFLINE} and st.l7rules == {"r1": S.OFFLINE}
 
 
 # --- listeners --------------------------------------------------------------------------------------
@@ -234,16 +287,17 @@ def test_frontend_mapping(row: Row | None, want: S) -> None:
     assert frontend_status(row) == want
 
 
-def test_listener_degraded_by_its_pools() -> None:
+def test_listener_online_whatever_its_pools() -> None:
+    # Octavia: OPEN → ONLINE; a failing pool shows on the pool and the LB, not on the listener
     st = compute_statuses(
         spec((m("m1"), m("m2"))), [fe(), be("p1"), srv("p1", "m1", "UP"), srv("p1", "m2", "DOWN")]
     )
-    assert st.listeners["l1"] == S.DEGRADED
+    assert (st.listeners["l1"], st.pools["p1"], st.loadbalancer) == (S.ONLINE, S.DEGRADED, S.DEGRADED)
     st = compute_statuses(spec((m("m1"),)), [fe(), be("p1", "DOWN"), srv("p1", "m1", "DOWN")])
-    assert st.listeners["l1"] == S.DEGRADED
+    assert (st.listeners["l1"], st.pools["p1"], st.loadbalancer) == (S.ONLINE, S.ERROR, S.ERROR)
 
 
-def test_listener_degraded_by_l7_pool() -> None:
+def test_l7_pool_error_shows_on_the_lb_not_the_listener() -> None:
     p2 = PoolSpec(id="p2", protocol="HTTP", lb_algorithm="ROUND_ROBIN", members=(m("m2"),))
     pol = L7PolicySpec(
         id="pol",
@@ -255,7 +309,7 @@ def test_listener_degraded_by_l7_pool() -> None:
     rows = [fe(), be("p1"), srv("p1", "m1", "UP"), be("p2", "DOWN"), srv("p2", "m2", "DOWN")]
     st = compute_statuses(spec((m("m1"),), extra_pools=(p2,), policies=(pol,)), rows)
     assert st.pools == {"p1": S.ONLINE, "p2": S.ERROR}
-    assert st.listeners["l1"] == S.DEGRADED
+    assert (st.listeners["l1"], st.loadbalancer) == (S.ONLINE, S.ERROR)
 
 
 def test_listener_admin_down_is_offline() -> None:

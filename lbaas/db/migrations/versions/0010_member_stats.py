@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0010'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -163,9 +163,9 @@ def test_captured_statuses(rows: list[StatRow]) -> None:
     }
     assert st.pools == {"pool-a": S.DEGRADED, "pool-b": S.ONLINE, "pool-c": S.ERROR}
     assert st.listeners == {
-        "listener-http": S.DEGRADED,  # its pool is DEGRADED
+        "listener-http": S.ONLINE,  # OPEN (its DEGRADED pool shows on the pool and the LB, as in Octavia)
         "listener-tcp": S.DEGRADED,  # scur reached slim
-        "listener-dead": S.DEGRADED,  # OPEN, but its only pool is ERROR
+        "listener-dead": S.ONLINE,  # OPEN, though its only pool is ERROR (so is the LB)
     }
     assert st.healthmonitors == {"hm-a": S.ONLINE, "hm-c": S.ONLINE}
     assert st.loadbalancer == S.ERROR
