@@ -40,7 +40,7 @@ def _timed(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def install() -> None:
     from lbaas.agent import reconciler, remote, reporter, source
-    from lbaas.agent.haproxy import process
+    from lbaas.agent.haproxy import process, unit
     from lbaas.agent.netns import pyroute2_plumber
 
     targets: list[tuple[Any, str, str]] = [
@@ -60,7 +60,7 @@ def install() -> None:
     ]
     for cls, name, label in targets:
         setattr(cls, name, _timed(label, getattr(cls, name)))
-    reconciler.render_haproxy = _timed("render", reconciler.render_haproxy)
+    unit.render_haproxy = _timed("render", unit.render_haproxy)
 
 
 def main() -> None:

@@ -110,10 +110,10 @@ class Settings(BaseSettings):
     agent_endpoint: str = "http://127.0.0.1:9876"  # where agents reach the API (any of the API processes)
     amqp_url: str | None = None  # e.g. amqp://guest:guest@127.0.0.1:5672/%2F; None: no broker (embedded)
     amqp_prefix: str = "lbaas"  # exchange names: <prefix>.nudge (direct), <prefix>.resync (fanout)
+    heartbeat_interval: float = 0.25  # seconds between an agent's heartbeats (their own thread)
     # An agent silent agent_down_time is dead and its LBs are re-bound: what bounds a single LB's
     # failover. Measured in tests/e2e/test_failover_detection.py (both cores saturated for 60 s: no false
     # failover) and docs/benchmarks.md (failover bench).
-    heartbeat_interval: float = 0.25
     agent_down_time: float = 1.0  # seconds of silence before an agent is dead and its LBs move
     controller_interval: float = 0.25  # a pass is two small queries; up to one interval adds to detection
     placement_policy: str = "least_loaded"

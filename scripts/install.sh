@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-need=(haproxy iproute2 nftables iputils-arping procps python3 python3-venv python3-pip wrk curl openssl chromium)
+need=(haproxy iproute2 nftables iputils-arping procps python3 python3-venv python3-pip wrk curl openssl chromium keepalived)
 missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -20,7 +20,9 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
+from typing import Protocol
 
+from lbaas.agent.haproxy.process import HaproxyProcess
 from lbaas.agent.haproxy.stats import (
     parse_show_info,
     parse_show_stat,
@@ -28,8 +30,9 @@ from lbaas.agent.haproxy.stats import (
     stat_signature,
     worker_identity,
 )
-from lbaas.agent.reconciler import Reconciler
+from lbaas.agent.paths import LbPaths
 from lbaas.agent.reporter import GAUGES, StatusReporter
+from lbaas.domain.spec import LoadBalancerSpec
 from lbaas.domain.status import ListenerCounters, compute_statuses, listener_counters, member_counters
 
 log = logging.getLogger(__name__)
@@ -112,8 +115,19 @@ def save_statuses(path: Path, generation: int, epoch: int, statuses: dict[str, s
     tmp.replace(path)
 
 
+class AppliedState(Protocol):
+    """What the observer needs from the reconciler (``Reconciler`` is one): what runs, where, through what."""
+
+    @property
+    def haproxy(self) -> HaproxyProcess: ...
+
+    def applied_spec(self, lb_id: str) -> LoadBalancerSpec | None: ...
+
+    def paths(self, lb_id: str) -> LbPaths: ...
+
+
 class Observer:
-    def __init__(self, reconciler: Reconciler, reporter: StatusReporter) -> None:
+    def __init__(self, reconciler: AppliedState, reporter: StatusReporter) -> None:
         self._reconciler = reconciler
         self._reporter = reporter
         self._statuses: dict[str, dict[str, str]] = {}
@@ -124,7 +138,7 @@ class Observer:
 
     def observe(self, lb_id: str) -> bool:
         """Report what changed; False when this LB's HAProxy should be running and is not."""
-        spec = self._reconciler.applied.get(lb_id)
+        spec = self._reconciler.applied_spec(lb_id)
         if spec is None:
             self._statuses.pop(lb_id, None)
             self._counters.pop(lb_id, None)

@@ -11,11 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Protocol
 
-from lbaas.agent.reconciler import Reconciler
-from lbaas.agent.source import PrefetchingSource
-from lbaas.agent.workqueue import WorkQueue
+from lbaas.agent.workqueue import Outcome, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +27,26 @@ Observer = Callable[[str], bool]  # lb_id → False when its HAProxy is not runn
 OBSERVE_MAX_DUTY = 0.25
 
 
+class Reconciles(Protocol):
+    """What the agent loop needs from the reconciler (``lbaas.agent.reconciler.Reconciler`` is one)."""
+
+    def reconcile(self, lb_id: str) -> Outcome: ...
+
+    def resync_due(self, lb_id: str, generation: int) -> bool: ...
+
+    def known_ids(self) -> set[str]: ...
+
+    def assigned(self) -> Mapping[str, int]: ...
+
+    def prefetch(self, lb_ids: Iterable[str]) -> None: ...
+
+    def invalidate(self, lb_ids: Iterable[str]) -> None: ...
+
+
 class Agent:
     def __init__(
         self,
-        reconciler: Reconciler,
+        reconciler: Reconciles,
         *,
         resync_interval: float = 30.0,
         observe_interval: float = 1.0,
@@ -79,9 +94,7 @@ class Agent:
 
     def nudge(self, lb_ids: Iterable[str]) -> None:
         lb_ids = list(lb_ids)
-        source = self.reconciler.source
-        if isinstance(source, PrefetchingSource):
-            source.invalidate(lb_ids)
+        self.reconciler.invalidate(lb_ids)
         for lb_id in lb_ids:
             with self._lock:
                 self._assigned.add(lb_id)
@@ -96,17 +109,16 @@ class Agent:
         another agent (or a test) on the same machine may own other ``qlbaas-*`` namespaces.
         """
         try:
-            assigned = dict(self.reconciler.source.assigned())
+            assigned = dict(self.reconciler.assigned())
         except Exception as exc:  # fail-static: keep serving what runs, try again next round
             log.warning("resync: desired state unavailable (%s); keeping what runs", exc)
             return
         with self._lock:
             self._assigned = set(assigned)
         due = {lb_id for lb_id, generation in assigned.items() if self.reconciler.resync_due(lb_id, generation)}
-        source = self.reconciler.source
-        if due and isinstance(source, PrefetchingSource):
+        if due:
             try:
-                source.prefetch(due)
+                self.reconciler.prefetch(due)
             except Exception as exc:  # an optimisation only: each LB is then read on its own
                 log.warning("resync: bulk read failed (%s); reading LB by LB", exc)
         orphans = self.reconciler.known_ids() - set(assigned)

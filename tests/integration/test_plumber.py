@@ -111,7 +111,18 @@ def test_port_plug_is_complete_and_idempotent(env: Env) -> None:
     tap = env.naming.tap_ifname(port.port_id)
     assert vif == env.naming.vip_ifname(port.port_id) and len(vif) <= 15 and len(tap) <= 15
 
-    first_ns, first_root = ns_state(ns), root_state([br, tap])
+    # the kernel adds the port's IPv6 link-local address (and its fe80::/64 route) on its own, a moment
+    # after the link came up: the snapshot to compare against is taken once it is there
+    deadline = time.monotonic() + 10
+    while True:
+        first_ns = ns_state(ns)
+        if any(str(a[1]).startswith("fe80:") for a in first_ns["addrs"]) and any(
+            r[1] == "fe80::" for r in first_ns["routes"]
+        ):
+            break
+        assert time.monotonic() < deadline, f"no IPv6 link-local address on {vif}: {first_ns}"
+        time.sleep(0.02)
+    first_root = root_state([br, tap])
     t0 = time.perf_counter()
     assert p.ensure_bridge(net, {}) == br
     p.ensure_namespace(ns)

@@ -5,13 +5,11 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
 
 from lbaas.agent.haproxy.process import FakeHaproxyProcess
 from lbaas.agent.haproxy.stats import parse_show_info, worker_identity
 from lbaas.agent.observe import Observer, counter_deltas, load_baseline, save_baseline
 from lbaas.agent.paths import LbPaths
-from lbaas.agent.reconciler import Reconciler
 from lbaas.domain.spec import ListenerSpec, LoadBalancerSpec, VipSpec
 from lbaas.domain.status import ListenerCounters
 
@@ -88,6 +86,9 @@ class _Reconciler:
         self.haproxy = haproxy
         self.applied = {spec.id: spec}
 
+    def applied_spec(self, lb_id: str) -> LoadBalancerSpec | None:
+        return self.applied.get(lb_id)
+
     def paths(self, lb_id: str) -> LbPaths:
         return LbPaths(self.state_dir, lb_id)
 
@@ -109,7 +110,7 @@ def test_observer_across_a_reload_and_an_agent_restart() -> None:
     haproxy.swap(paths)
     haproxy.ensure_running(paths, "ns")
     reporter = _Recorder()
-    recon = cast(Reconciler, cast(Any, _Reconciler(tmp_path, haproxy, spec)))
+    recon = _Reconciler(tmp_path, haproxy, spec)
 
     def worker_says(pid: int, stot: int) -> None:
         haproxy.responses["show info"] = f"Name: HAProxy\nPid: {pid}\n"

@@ -87,8 +87,9 @@ def test_a_new_generation_is_measured_again_even_if_haproxy_answers_the_same(tmp
     s = Setup(tmp_path)
     assert s.observer.observe(LB)
     calls = len(s.reports.operating_calls)
-    spec = s.rec.applied[LB]
-    s.rec.applied[LB] = spec.model_copy(update={"generation": spec.generation + 1, "admin_state_up": False})
+    mem = s.rec.memory(LB)
+    assert mem is not None and mem.applied is not None
+    mem.applied = mem.applied.model_copy(update={"generation": mem.applied.generation + 1, "admin_state_up": False})
     assert s.observer.observe(LB)
     assert len(s.reports.operating_calls) == calls + 1  # the LB's own status follows admin_state_up
 
@@ -148,8 +149,9 @@ def test_a_restarted_observer_does_not_report_again_what_was_reported_for_this_g
     assert Observer(s.rec, s.reports).observe(LB)  # a change while no agent watched: reported
     assert s.reports.operating_calls[-1][1]["member-1"] == "ERROR"
 
-    spec = s.rec.applied[LB]
-    s.rec.applied[LB] = spec.model_copy(update={"generation": spec.generation + 1})
+    mem = s.rec.memory(LB)
+    assert mem is not None and mem.applied is not None
+    mem.applied = mem.applied.model_copy(update={"generation": mem.applied.generation + 1})
     calls = len(s.reports.operating_calls)
     assert Observer(s.rec, s.reports).observe(LB)  # another generation: everything reported again
     assert len(s.reports.operating_calls) == calls + 1

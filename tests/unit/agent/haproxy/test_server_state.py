@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from lbaas.agent.haproxy.process import FakeHaproxyProcess
 from lbaas.agent.haproxy.server_state import align_admin_state, config_admin_state
 from lbaas.agent.haproxy.stats import parse_server_state
+from lbaas.agent.haproxy.unit import HaproxyUnit, SaveServerState, Start
+from lbaas.agent.paths import LbPaths
+from lbaas.agent.plan import LbMemory
+from lbaas.agent.units import RunContext
 
 # Dumped by HAProxy 2.6.12 (Debian 12): m1 enabled in the config, m2 ``disabled`` in the config (5 =
 # CMAINT|FMAINT), m3 added with ``add server`` and never enabled (1 = FMAINT), m4 set to maint at runtime.
@@ -81,3 +88,22 @@ def test_unreadable_state_or_config_gives_no_state() -> None:
 def test_config_admin_state() -> None:
     text = _config("    server a 10.0.0.1:80 weight 1\n    server b 10.0.0.2:80 backup disabled\n")
     assert config_admin_state(text) == {("b1", "a"): True, ("b1", "b"): False}
+
+
+def test_the_haproxy_unit_aligns_the_saved_state_before_a_start_and_a_reload(tmp_path: Path) -> None:
+    """The unit's Start step aligns a dump left by an earlier reload to haproxy.cfg; its SaveServerState
+    step hands the reconciler the config the reload will load (haproxy.cfg once swapped)."""
+    paths = LbPaths(tmp_path, "lb-1")
+    paths.ensure()
+    text = _config("    server m3 127.0.0.1:3 weight 2 backup\n")
+    process = FakeHaproxyProcess()
+    process.stage(text, paths)
+    process.swap(paths)
+    paths.server_state.write_text(STATE)
+    saved: list[str] = []
+    unit = HaproxyUnit(process, lambda p: None, lambda p, t: saved.append(t))  # type: ignore[arg-type,return-value]
+    ctx = RunContext(paths, "ns-1", LbMemory())
+    unit.run(Start(), ctx)
+    assert _admin(paths.server_state.read_text())["b1/m3"] == 0  # added admin-down, enabled in the config
+    unit.run(SaveServerState(), ctx)
+    assert saved == [text]
