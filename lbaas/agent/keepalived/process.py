@@ -115,13 +115,7 @@ class KeepalivedDaemon:
 
     def running_in(self, paths: LbPaths, ns: str) -> int | None:
         pid = self.is_running(paths)
-        if pid is None:
-            return None
-        try:
-            here = nsexec.netns_identity(ns)
-        except OSError:
-            return None
-        return pid if nsexec.pid_netns_identity(pid) == here else None
+        return pid if pid is not None and nsexec.pid_in_netns(pid, ns) else None
 
     def ensure_running(self, paths: LbPaths, ns: str) -> int:
         pid = self.running_in(paths, ns)

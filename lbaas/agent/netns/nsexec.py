@@ -65,6 +65,15 @@ def pid_netns_identity(pid: int) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
+def pid_in_netns(pid: int, ns: str) -> bool:
+    """Whether process ``pid`` lives in network namespace ``ns`` (False if either is gone)."""
+    try:
+        here = netns_identity(ns)
+    except OSError:
+        return False
+    return pid_netns_identity(pid) == here
+
+
 def pids_in_netns(ns: str) -> list[int]:
     """Pids of every process whose network namespace is ``ns`` (empty if ``ns`` does not exist)."""
     try:
