@@ -247,7 +247,10 @@ class AccessLogReceiver:
 
     def start(self) -> None:
         d = self.settings.socket_dir
+        created = [p for p in (d, *d.parents) if not p.exists()]
         d.mkdir(parents=True, exist_ok=True)
+        for parent in created[1:]:  # ancestors made here (under the process's umask 077): search only
+            os.chmod(parent, 0o711)
         for parent in [d, *d.parents]:  # HAProxy's workers must reach the socket: search on every ancestor
             if parent == Path("/"):
                 break

@@ -59,8 +59,8 @@ def test_logs_come_from_the_agent_holding_the_lb(cluster: Cluster) -> None:
     f = access_log_path(Path(cluster.tmp / HOST), lb_id)
     f.write_text("".join(f"line {i}\n" for i in range(5)))
     assert cluster.http.get(url, params={"tail": 2}).json() == {"lines": ["line 3", "line 4"]}
-    other = cluster.http.get(url, headers={"X-Project-Id": "op-other", "X-Roles": "member"})
-    assert other.status_code == 404
+    # (this cluster's API runs noauth: every caller is admin. Another project's 403 is checked in token mode by
+    # tests/contract/test_access_log_api.py.)
     cluster.kill(HOST)  # the agent is gone: a clear 503, not a hang or a 500
     r = cluster.http.get(url)
     assert r.status_code == 503 and HOST in r.json()["faultstring"]
