@@ -102,7 +102,7 @@ def fleet() -> Iterator[Fleet]:
     f = Fleet(tmp, url, simcluster.free_port_in(19850, 19870))
     try:
         upgrade(url)
-        f.start("api", "api", "--bind", f"127.0.0.1:{f.port}", "--log-level", "warning")
+        f.start("api", "api", "--bind", f"127.0.0.1:{f.port}", "--auth-strategy", "noauth", "--log-level", "warning")
         wait_for(lambda: f.http.get("/").status_code == 200, 30, "the API")
         f.start("controller", "controller")
         for h in HOSTS:
