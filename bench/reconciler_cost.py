@@ -53,6 +53,9 @@ class _Reports:
     def stats(self, lb_id: str, deltas: Mapping[str, Mapping[str, int]]) -> None:
         pass
 
+    def instance(self, lb_id: str, amphora_id: str, *, epoch: int, vrrp_state: str, healthy: bool) -> None:
+        pass
+
 
 def _spec(lb_id: str, tok: str, generation: int, members: int) -> LoadBalancerSpec:
     vip = VipSpec(address="192.0.2.10", prefixlen=24, port_id=f"rcport{tok}", mac_address="fa:16:3e:00:00:01",

@@ -87,3 +87,6 @@ class ApiReporter(_Remote):
         if deltas:
             body = {"deltas": {k: dict(v) for k, v in deltas.items()}}
             self._call("POST", f"/loadbalancers/{quote(lb_id, safe='')}/stats", body)
+
+    def instance(self, lb_id: str, amphora_id: str, *, epoch: int, vrrp_state: str, healthy: bool) -> None:
+        return None  # ACTIVE_STANDBY control plane: posts to the internal endpoint (issue 11, in progress)

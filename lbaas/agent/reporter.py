@@ -31,6 +31,11 @@ class StatusReporter(Protocol):
     def stats(self, lb_id: str, deltas: Mapping[str, Mapping[str, int]]) -> None:
         """listener id → counter deltas since the last report (gauges: current value)."""
 
+    def instance(self, lb_id: str, amphora_id: str, *, epoch: int, vrrp_state: str, healthy: bool) -> None:
+        """ACTIVE_STANDBY: this agent's instance of ``lb_id`` (``spec.vrrp.amphora_id``, at binding
+        ``epoch``) as measured: keepalived's VRRP state (MASTER, BACKUP, FAULT or UNKNOWN) and whether
+        its HAProxy serves. Reported on change and at every resync; a stale epoch changes nothing."""
+
 
 class DbReporter:
     def __init__(self, db: Database, *, host: str) -> None:
@@ -77,3 +82,6 @@ class DbReporter:
         if deltas:
             with self._db.write() as s:
                 agents.record_stats(s, lb_id, deltas)
+
+    def instance(self, lb_id: str, amphora_id: str, *, epoch: int, vrrp_state: str, healthy: bool) -> None:
+        return None  # ACTIVE_STANDBY control plane: records the instance (issue 11, in progress)

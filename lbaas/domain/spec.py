@@ -156,6 +156,34 @@ class ListenerSpec(_Spec):
     tls: ListenerTlsSpec | None = None
 
 
+class VrrpPeerSpec(_Spec):
+    """The other instance of an ACTIVE_STANDBY pair, as this instance sees it."""
+
+    amphora_id: str
+    address: str  # its own (vrrp) address on the VIP network
+
+
+class VrrpSpec(_Spec):
+    """This agent's instance of an ACTIVE_STANDBY pair (None on a SINGLE load balancer).
+
+    The control plane fills it per agent (``lbaas.db.to_spec``): the same LB reads differently on the
+    two agents of a pair, and ``LoadBalancerSpec.binding_epoch`` is then the instance's (amphora's)
+    binding epoch. The VIP itself is moved by VRRP; the instance's interface carries ``address``
+    (its vrrp port, with ``mac_address``) and only the MASTER holds ``vip.address``.
+    """
+
+    amphora_id: str
+    role: str  # AmphoraRole MASTER or BACKUP: the preference of the first election only (nopreempt)
+    priority: int  # 1..254; MASTER's is the higher
+    virtual_router_id: int  # 1..255, unique among the ACTIVE_STANDBY LBs of one VIP network
+    address: str  # this instance's own address on the VIP network (its vrrp port)
+    port_id: str  # the vrrp port
+    mac_address: str  # the vrrp port's MAC (the instance's interface uses it, not the VIP port's)
+    peers: tuple[VrrpPeerSpec, ...] = ()
+    advert_int_ms: int = 100  # VRRPv3 advert interval (multiple of 10 ms)
+    peer_port: int = 1025  # HAProxy ``peers`` (stick-table sync) listen port, on ``address``
+
+
 class LoadBalancerSpec(_Spec):
     id: str
     project_id: str
@@ -164,6 +192,7 @@ class LoadBalancerSpec(_Spec):
     binding_epoch: int = 0
     topology: str = "SINGLE"
     vip: VipSpec
+    vrrp: VrrpSpec | None = None  # ACTIVE_STANDBY: this agent's instance (see VrrpSpec)
     listeners: tuple[ListenerSpec, ...] = ()
     pools: tuple[PoolSpec, ...] = ()
     deleting: bool = False
