@@ -142,11 +142,13 @@ def unix_command(path: Path, command: str, *, timeout: float = 5.0) -> str:
     """Send one command line over an HAProxy CLI socket and read the whole answer.
 
     The write side is shut down after the command: the master CLI only closes after a command when it
-    sees EOF (measured on 2.6; without it the read blocks)."""
+    sees EOF (measured on 2.6; without it the read blocks). A command with a payload (``set ssl cert <file>
+    <<`` and PEM lines) ends with an empty line: at EOF without one, 2.6 runs nothing and answers nothing."""
+    end = b"\n\n" if "<<\n" in command else b"\n"
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(str(path))
-        s.sendall(command.rstrip("\n").encode() + b"\n")
+        s.sendall(command.rstrip("\n").encode() + end)
         s.shutdown(socket.SHUT_WR)
         chunks = []
         while True:
@@ -373,7 +375,8 @@ class FakeHaproxyProcess:
 
     reject: Callable[[str], str | None] | None = None
     responses: dict[str, str] = field(default_factory=dict)
-    # answer member commands (add/del/enable/set server) as HAProxy 2.6 does; off: "" to everything,
+    # answer member and certificate commands (add/del/enable/set server, set/commit ssl) as HAProxy 2.6
+    # does; off: "" to everything,
     # which the reconciler takes as a failed live change (it then reloads)
     live_runtime: bool = False
     lbs: dict[LbPaths, FakeLb] = field(default_factory=dict)
@@ -470,6 +473,12 @@ class FakeHaproxyProcess:
             text = "New server registered.\n"
         elif self.live_runtime and command.startswith("del server "):
             text = "Server deleted.\n"
+        elif self.live_runtime and command.startswith("set ssl ") and " <<\n" in command:
+            store, name = command.split(" <<", 1)[0].split()[2:4]
+            kind = {"cert": "certificate", "ca-file": "CA", "crl-file": "CRL"}[store]
+            text = f"{'Transaction' if store == 'cert' else 'transaction'} created for {kind} {name}!\n"
+        elif self.live_runtime and command.startswith("commit ssl "):
+            text = f"Committing {command.split()[3]}.\nSuccess!\n"
         else:
             text = ""
         return text if not terminate or text.endswith("\n") or not text else text + "\n"

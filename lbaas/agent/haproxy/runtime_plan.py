@@ -23,7 +23,7 @@ Anything else (an address, a check parameter, a header, a listener, a pool) retu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Keywords of our rendered server lines that HAProxy 2.6's "add server" accepts (management.txt).
 ADDABLE = frozenset({
@@ -63,6 +63,20 @@ class Command:
     text: str
     expect: str  # the answer HAProxy gives on success ("" = an empty answer)
     best_effort: bool = False  # failure leaves a state that is equivalent for traffic (retried later)
+    payload: str | None = field(default=None, repr=False)  # sent after ``<<`` (PEM, keys included: never logged)
+    last_line: bool = False  # ``expect`` is the answer's last line ("Committing <file>...\nSuccess!")
+
+    @property
+    def wire(self) -> str:
+        """What goes over the socket: the command, or the command, ``<<`` and its payload lines (the
+        empty line that ends a payload is added by ``unix_command``)."""
+        return self.text if self.payload is None else f"{self.text} <<\n{self.payload.strip()}\n"
+
+    def accepts(self, answer: str) -> bool:
+        text = answer.strip()
+        if self.last_line:
+            return bool(text) and text.splitlines()[-1] == self.expect
+        return text == self.expect
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ changed config, and the digest covers them); its record is that file, the names 
 whether that directory is 0700), the digest the running HAProxy confirmed it loaded (``loaded``) and the
 master's pid (and whether it serves in the LB's namespace). What this process
 remembers of it: the last config HAProxy refused (with its words, so the same text is not checked again
-every resync) and the ``del server`` commands HAProxy refused while connections were open.
+every resync), the ``del server`` commands HAProxy refused while connections were open, and, after live
+certificate swaps, which PEM file's content each store of the running HAProxy holds (a store keeps the
+name of the file it was loaded from; a new process forgets: it loaded every file under its own name).
 
 ``haproxy.cfg`` is what was checked and swapped in; ``loaded`` is what the running HAProxy confirmed it
 runs. They differ after a reload failed, or the agent died between swap and reload: then the file is
@@ -23,6 +25,9 @@ The plan (pure, ``HaproxyUnit.plan``):
                      no runtime delete is pending
     live             a members-only change to an HAProxy this process runs, with the same VIP and the
                      file loaded: runtime commands, then check and swap the file (no reload)
+    live certificates  a change of PEM content only (same listeners, same SNI names): the new files
+                     written, the text checked, ``set/commit ssl cert|ca-file|crl-file``, the file
+                     swapped (no reload; ``lbaas.agent.haproxy.runtime_certs``)
     first start      no file, nothing running: stage, swap, start (HAProxy parses it; ``haproxy -c``
                      only to explain a failed start)
     text unchanged   start it if it died (else retry pending deletes, or adopt it on a first pass)
@@ -44,9 +49,10 @@ from typing import Any, ClassVar
 from lbaas.agent.haproxy.options import RenderOptions
 from lbaas.agent.haproxy.process import ConfigRejected, HaproxyError, HaproxyProcess
 from lbaas.agent.haproxy.render import render_haproxy
+from lbaas.agent.haproxy.runtime_certs import plan_cert_swap
 from lbaas.agent.haproxy.runtime_plan import Command, plan_runtime
 from lbaas.agent.haproxy.server_state import align_admin_state
-from lbaas.agent.haproxy.viewmodel import tls_files
+from lbaas.agent.haproxy.viewmodel import sni_names, tls_files
 from lbaas.agent.paths import LbPaths, read_file
 from lbaas.agent.plan import Adopt
 from lbaas.agent.plan import digest as _digest
@@ -95,6 +101,12 @@ class HaproxyRecord:
 class HaproxyMemory:
     refused: tuple[str, str] | None = None  # (config text, HAProxy's words) last refused
     pending_deletes: set[str] = field(default_factory=set)  # "del server" commands to retry
+    cert_keys: dict[str, str] = field(default_factory=dict)  # PEM file path → the store holding its content
+
+    def new_process(self) -> None:
+        """A new process (or worker) loaded the config: exactly its servers, every file under its name."""
+        self.pending_deletes.clear()
+        self.cert_keys.clear()
 
 
 # ---------------------------------------------------------------------------------------------- steps
@@ -180,7 +192,8 @@ class PruneCerts(HaproxyStep):
 
 @dataclass(frozen=True)
 class ForgetDeletes(HaproxyStep):
-    """A new process (or worker) has exactly the config's servers: nothing left to delete."""
+    """A new process (or worker) has exactly the config's servers (nothing left to delete) and holds every
+    PEM file in a store of its own name (no live swap to remember)."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +221,13 @@ class CheckLive(HaproxyStep):
     server lines HAProxy just took), put the process back on the file that still is the live config."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class KeepCertKeys(HaproxyStep):
+    """After a live certificate swap: which store holds each PEM file's content (where not its own)."""
+
+    keys: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -279,7 +299,7 @@ class HaproxyUnit:
             not mem.pending_deletes and rec.loaded == view.rendered.digest and current == text and rec.in_ns
             and not write and not prune
         )  # fmt: skip
-        live = self._plan_live(view, text, rec, refused)
+        live = self._plan_live(view, text, rec, mem, refused)
         if live is not None and not isinstance(live[0], Refuse):
             live = (*write, *live, *prune)
         pre: list[Step] = [*write]
@@ -310,9 +330,14 @@ class HaproxyUnit:
         return UnitPlan(converged, live, tuple(pre), tuple(post))
 
     @staticmethod
-    def _plan_live(view: UnitView, text: str, rec: HaproxyRecord, refused: str | None) -> tuple[Step, ...] | None:
+    def _plan_live(
+        view: UnitView, text: str, rec: HaproxyRecord, mem: HaproxyMemory, refused: str | None
+    ) -> tuple[Step, ...] | None:
         """Only an LB this agent process already converged, with the same VIP, whose HAProxy loaded the
-        file: its plumbing is not re-verified here (the periodic resync still runs the full path)."""
+        file: its plumbing is not re-verified here (the periodic resync still runs the full path).
+
+        Certificates: the text is checked before anything changes live (``haproxy -c`` loads the new
+        PEM files, already written), so a refused one leaves the running process untouched."""
         current = rec.cfg
         last = view.applied
         if not rec.running or current is None or text == current:
@@ -321,12 +346,19 @@ class HaproxyUnit:
             return None
         if rec.loaded != config_digest(current, _names_in(current, rec.certs)):
             return None  # the running HAProxy did not load the file (and the PEM files it names)
+        names = tuple(sorted(k[len(CERTS):] for k in view.rendered.files if k.startswith(CERTS)))
+        pems = {k[len(CERTS):]: v for k, v in view.rendered.files.items() if k.startswith(CERTS)}
+        swap = plan_cert_swap(current, text, keys=mem.cert_keys, pems=pems,
+                              names={**sni_names(last), **sni_names(view.desired)})  # fmt: skip
+        if swap is not None:
+            if refused is not None:
+                return (Refuse(refused),)
+            return (Check(text), LiveApply(swap.commands), Swap(), MarkLoaded(text, names), KeepCertKeys(swap.keys))
         commands = plan_runtime(current, text)  # server lines only: the same PEM files as ``current``
         if not commands:
             return None
         if refused is not None:
             return (Refuse(refused),)
-        names = tuple(sorted(k[len(CERTS):] for k in view.rendered.files if k.startswith(CERTS)))
         return (LiveApply(tuple(commands)), CheckLive(text), Swap(), MarkLoaded(text, names), KeepPendingDeletes())
 
     # -------------------------------------------------------------- run
@@ -364,7 +396,7 @@ class HaproxyUnit:
                 for name in names:
                     (paths.certs / name).unlink(missing_ok=True)
             case ForgetDeletes():
-                mem.pending_deletes.clear()
+                mem.new_process()
             case RetryDeletes():
                 self._retry_deletes(paths, mem)
             case Refuse(words=words):
@@ -377,8 +409,10 @@ class HaproxyUnit:
                 except ConfigRejected:
                     self._save_state(paths)
                     p.reload(paths)
-                    mem.pending_deletes.clear()
+                    mem.new_process()
                     raise
+            case KeepCertKeys(keys=keys):
+                mem.cert_keys = dict(keys)
             case KeepPendingDeletes():
                 mem.pending_deletes.update(ctx.scratch.get("haproxy.pending", ()))
             case _:
@@ -401,6 +435,7 @@ class HaproxyUnit:
             if step.restore is not None:
                 _align_saved_state(ctx.paths, step.restore)
                 self.process.ensure_running(ctx.paths, ctx.ns)
+                mem.new_process()
                 _mark_loaded(ctx.paths, step.restore, step.restore_certs)
             raise
         mem.refused = None
@@ -429,10 +464,10 @@ class HaproxyUnit:
         pending: set[str] = set()
         for cmd in commands:
             try:
-                answer = self.process.runtime(paths, cmd.text).strip()
+                answer = self.process.runtime(paths, cmd.wire).strip()
             except Exception as exc:
                 answer = f"<{exc}>"
-            if answer == cmd.expect:
+            if cmd.accepts(answer):
                 continue
             if cmd.best_effort:
                 pending.add(cmd.text)
@@ -505,6 +540,6 @@ def _write_pem_files(directory: Path, files: Mapping[str, str]) -> None:
 
 __all__ = [
     "Check", "CheckInBackground", "CheckLive", "FirstStart", "ForgetDeletes", "HaproxyMemory", "HaproxyRecord",
-    "HaproxyUnit", "KeepPendingDeletes", "LiveApply", "MarkLoaded", "PruneCerts", "Refuse", "Reload",
+    "HaproxyUnit", "KeepCertKeys", "KeepPendingDeletes", "LiveApply", "MarkLoaded", "PruneCerts", "Refuse", "Reload",
     "RetryDeletes", "SaveServerState", "Start", "Swap", "WriteCerts", "config_digest",
 ]  # fmt: skip

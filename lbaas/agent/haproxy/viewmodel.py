@@ -526,6 +526,17 @@ def tls_files(spec: LoadBalancerSpec) -> dict[str, str]:
     return out
 
 
+def sni_names(spec: LoadBalancerSpec) -> dict[str, tuple[str, ...]]:
+    """file name → the names SNI matches (subject CN, DNS subjectAltNames) of every listener certificate."""
+    out: dict[str, tuple[str, ...]] = {}
+    for li in spec.listeners:
+        t = li.tls
+        if t is not None:
+            for cert in ((t.default_cert,) if t.default_cert else ()) + t.sni_certs:
+                out[pem_file_name(cert.pem)] = tuple(sorted(cert.names))
+    return out
+
+
 def _version_options(versions: tuple[str, ...], what: str) -> list[str]:
     known = {v for v, _ in _TLS_VERSIONS}
     bad = [v for v in versions if v not in known]
