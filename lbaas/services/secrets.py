@@ -11,6 +11,22 @@ cipher sits behind ``Cipher`` so tests can use ``FakeCipher``.
 ``SecretStore`` also resolves TLS refs for the spec converter (``lbaas.db.to_spec.TlsResolver``):
 a certificate container or a secret holding a PKCS#12 bundle → a checked ``TlsBundle``; a CA or CRL
 ref → PEM.
+
+Consumers. A load balancer is a consumer of every container and secret that one of its listeners or
+pools refers to (``default_tls_container_ref``, ``sni_container_refs``, the client CA and CRL refs, a
+pool's certificate, CA and CRL refs), from the commit that makes a listener or pool use the ref until
+the commit after which nothing of the LB uses it (ref replaced, listener or pool deleted, LB deleted).
+The consumers are derived from those refs when read (``lb_consumers``), not stored: they cannot drift
+from what the LBs use, and no migration was needed. On the wire they take Barbican's shapes: a
+container's ``{"name": "lbaas", "URL": <the LB's URL>}`` (as Octavia registers with its service name
+and the LB's ref), a secret's ``{"service": "lbaas", "resource_type": "loadbalancer", "resource_id":
+<LB id>}`` (Barbican 1.1 secret consumers). Consumers that clients register on a container themselves
+are stored as before, next to them.
+
+Deleting a container or secret that a listener or pool uses (directly, or a secret through a container)
+is refused with 409, naming the user: Barbican itself refuses to delete a secret with consumers unless
+forced, and allows deleting a container; Octavia then fails on the next change of that LB. Here no
+load balancer can lose its material under it, so a later render never meets a ref that is gone.
 """
 
 from __future__ import annotations
@@ -33,6 +49,7 @@ from lbaas.config import Settings
 from lbaas.db import models as m
 from lbaas.domain import certs, errors
 
+CONSUMER = "lbaas"  # the service name a load balancer consumes refs under
 SECRET_TYPES = ("symmetric", "public", "private", "passphrase", "certificate", "opaque")
 CONTAINER_TYPES = ("generic", "certificate", "rsa")
 CERT_CONTAINER_NAMES = ("certificate", "private_key", "private_key_passphrase", "intermediates")
@@ -342,10 +359,39 @@ class SecretStore:
     def remove_consumer(self, s: Session, ctx: Any, container_id: str, name: str, url: str) -> m.SecretContainer:
         row = self.get_container(s, ctx, container_id)
         wanted = {"name": name, "URL": url}
+        lb = next((lb for lb in self.lb_consumers(s, [row]).get(row.id, ()) if url.endswith(f"/loadbalancers/{lb}")),
+                  None)  # fmt: skip
+        if name == CONSUMER and lb is not None and wanted not in row.consumers:
+            raise errors.Conflict(f"Load balancer {lb} uses container {row.id}: it stops being a consumer when "
+                                  "none of its listeners and pools refers to the container any more.")  # fmt: skip
         if wanted not in row.consumers:
             raise errors.NotFound("Consumer", f"{name} {url}")
         row.consumers = [c for c in row.consumers if c != wanted]
         return row
+
+    def lb_consumers(self, s: Session, rows: list[Any]) -> dict[str, list[str]]:
+        """Container or secret id → the load balancers (ids, sorted) whose listeners or pools refer to it
+        now (neither they nor their LB being deleted). Two queries, whatever the number of rows."""
+        wanted = {row.id for row in rows}
+        projects = {row.project_id for row in rows}
+        out: dict[str, set[str]] = {}
+        if not wanted:
+            return {}
+        gone = ("PENDING_DELETE", "DELETED")
+        for model, columns in _REF_COLUMNS:
+            q = (
+                select(model.loadbalancer_id, *(getattr(model, col) for col in columns))
+                .join(m.LoadBalancer, m.LoadBalancer.id == model.loadbalancer_id)
+                .where(model.project_id.in_(projects), model.provisioning_status.notin_(gone),
+                       m.LoadBalancer.provisioning_status.notin_(gone))
+            )  # fmt: skip
+            for lb_id, *values in s.execute(q):
+                for value in values:
+                    for ref in value if isinstance(value, list) else [value]:
+                        match = _REF.match(ref.strip()) if isinstance(ref, str) else None
+                        if match is not None and match.group(2).lower() in wanted:
+                            out.setdefault(match.group(2).lower(), set()).add(lb_id)
+        return {ident: sorted(lbs) for ident, lbs in out.items()}
 
     # --- TLS refs (validation with the caller's rights, resolution for the spec) ------------------
 

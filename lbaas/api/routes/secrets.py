@@ -68,7 +68,22 @@ def container_ref(request: Request, container_id: str) -> str:
     return f"{_base(request)}/v1/containers/{container_id}"
 
 
-def secret_body(request: Request, row: m.Secret) -> dict[str, Any]:
+def lb_url(request: Request, lb_id: str) -> str:
+    return f"{_base(request)}/v2/lbaas/loadbalancers/{lb_id}"
+
+
+def secret_consumers(lbs: list[str]) -> list[dict[str, Any]]:
+    """The load balancers using a secret, in Barbican 1.1's secret-consumer shape."""
+    return [{"service": store_mod.CONSUMER, "resource_type": "loadbalancer", "resource_id": lb} for lb in lbs]
+
+
+def container_consumers(request: Request, row: m.SecretContainer, lbs: list[str]) -> list[dict[str, Any]]:
+    """The consumers clients registered, then the load balancers using the container (Barbican's shape)."""
+    ours = [{"name": store_mod.CONSUMER, "URL": lb_url(request, lb)} for lb in lbs]
+    return list(row.consumers) + [c for c in ours if c not in row.consumers]
+
+
+def secret_body(request: Request, row: m.Secret, lbs: list[str] | None = None) -> dict[str, Any]:
     return {
         "secret_ref": secret_ref(request, row.id),
         "name": row.name,
@@ -82,11 +97,11 @@ def secret_body(request: Request, row: m.Secret) -> dict[str, Any]:
         "updated": _ts(row.updated_at or row.created_at),
         "creator_id": row.creator_id,
         "content_types": {"default": row.payload_content_type} if row.payload_content_type else None,
-        "consumers": [],
+        "consumers": secret_consumers(lbs or []),
     }
 
 
-def container_body(request: Request, row: m.SecretContainer) -> dict[str, Any]:
+def container_body(request: Request, row: m.SecretContainer, lbs: list[str] | None = None) -> dict[str, Any]:
     return {
         "container_ref": container_ref(request, row.id),
         "name": row.name,
@@ -96,7 +111,7 @@ def container_body(request: Request, row: m.SecretContainer) -> dict[str, Any]:
         "updated": _ts(row.updated_at or row.created_at),
         "creator_id": row.creator_id,
         "secret_refs": [{"name": r["name"], "secret_ref": secret_ref(request, r["secret_id"])} for r in row.secret_refs],
-        "consumers": list(row.consumers),
+        "consumers": container_consumers(request, row, lbs or []),
     }
 
 
@@ -179,8 +194,10 @@ def list_secrets(
     name: Text | None = Query(default=None), secret_type: Text | None = Query(default=None),
 ) -> dict[str, Any]:  # fmt: skip
     with db.read() as s:
-        rows, total = env.secrets().list_secrets(s, ctx, limit=limit, offset=offset, name=name, secret_type=secret_type)
-        return _page(request, "secrets", [secret_body(request, r) for r in rows], total, limit, offset)
+        store = env.secrets()
+        rows, total = store.list_secrets(s, ctx, limit=limit, offset=offset, name=name, secret_type=secret_type)
+        lbs = store.lb_consumers(s, rows)
+        return _page(request, "secrets", [secret_body(request, r, lbs.get(r.id)) for r in rows], total, limit, offset)
 
 
 @router.get("/secrets/{secret_id}", response_model=None)
@@ -190,7 +207,16 @@ def get_secret(secret_id: str, request: Request, db: Db, env: Env, ctx: Ctx) -> 
         if accept not in ("", "*/*", "application/json", "application/*"):
             data, ctype = env.secrets().payload(s, ctx, secret_id)  # Barbican's old "GET with Accept" read
             return Response(content=data, media_type=ctype)
-        return secret_body(request, env.secrets().get_secret(s, ctx, secret_id))
+        row = env.secrets().get_secret(s, ctx, secret_id)
+        return secret_body(request, row, env.secrets().lb_consumers(s, [row]).get(row.id))
+
+
+@router.get("/secrets/{secret_id}/consumers")
+def list_secret_consumers(secret_id: str, db: Db, env: Env, ctx: Ctx) -> dict[str, Any]:
+    with db.read() as s:
+        row = env.secrets().get_secret(s, ctx, secret_id)
+        consumers = secret_consumers(env.secrets().lb_consumers(s, [row]).get(row.id, []))
+        return {"consumers": consumers, "total": len(consumers)}
 
 
 @router.get("/secrets/{secret_id}/payload", response_model=None)
@@ -249,14 +275,18 @@ def list_containers(
     name: Text | None = Query(default=None), type: Text | None = Query(default=None),
 ) -> dict[str, Any]:  # fmt: skip
     with db.read() as s:
-        rows, total = env.secrets().list_containers(s, ctx, limit=limit, offset=offset, name=name, ctype=type)
-        return _page(request, "containers", [container_body(request, r) for r in rows], total, limit, offset)
+        store = env.secrets()
+        rows, total = store.list_containers(s, ctx, limit=limit, offset=offset, name=name, ctype=type)
+        lbs = store.lb_consumers(s, rows)
+        return _page(request, "containers", [container_body(request, r, lbs.get(r.id)) for r in rows], total, limit,
+                     offset)  # fmt: skip
 
 
 @router.get("/containers/{container_id}")
 def get_container(container_id: str, request: Request, db: Db, env: Env, ctx: Ctx) -> dict[str, Any]:
     with db.read() as s:
-        return container_body(request, env.secrets().get_container(s, ctx, container_id))
+        row = env.secrets().get_container(s, ctx, container_id)
+        return container_body(request, row, env.secrets().lb_consumers(s, [row]).get(row.id))
 
 
 @router.delete("/containers/{container_id}", status_code=204)
@@ -270,21 +300,22 @@ def delete_container(container_id: str, db: Db, env: Env, ctx: Ctx) -> Response:
 def add_consumer(container_id: str, body: ConsumerIn, request: Request, db: Db, env: Env, ctx: Ctx) -> dict[str, Any]:
     with db.write() as s:
         row = env.secrets().add_consumer(s, ctx, container_id, body.name, body.URL)
-        return container_body(request, row)
+        return container_body(request, row, env.secrets().lb_consumers(s, [row]).get(row.id))
 
 
 @router.delete("/containers/{container_id}/consumers", status_code=200)
 def remove_consumer(container_id: str, body: ConsumerIn, request: Request, db: Db, env: Env, ctx: Ctx) -> dict[str, Any]:
     with db.write() as s:
         row = env.secrets().remove_consumer(s, ctx, container_id, body.name, body.URL)
-        return container_body(request, row)
+        return container_body(request, row, env.secrets().lb_consumers(s, [row]).get(row.id))
 
 
 @router.get("/containers/{container_id}/consumers")
-def list_consumers(container_id: str, db: Db, env: Env, ctx: Ctx) -> dict[str, Any]:
+def list_consumers(container_id: str, request: Request, db: Db, env: Env, ctx: Ctx) -> dict[str, Any]:
     with db.read() as s:
         row = env.secrets().get_container(s, ctx, container_id)
-        return {"consumers": list(row.consumers), "total": len(row.consumers)}
+        consumers = container_consumers(request, row, env.secrets().lb_consumers(s, [row]).get(row.id, []))
+        return {"consumers": consumers, "total": len(consumers)}
 
 
 @router.get("", include_in_schema=False)
