@@ -131,6 +131,7 @@ class FrontendView:
     policies: tuple[PolicyView, ...]
     default_backend: str | None
     log_format: str | None = None
+    no_log: bool = False  # a log target for HAProxy's own events, but no line per request or connection
 
 
 @dataclass(frozen=True)
@@ -667,6 +668,9 @@ def frontend_view(
             log_format = q.quote(opts.log_format if mode == "http" else tcp_log_format(opts.log_format), "log_format")
         else:
             log_option = "httplog" if mode == "http" else "tcplog"
+    # Without a log format HAProxy still logs "Connect from …" for every request of a frontend that
+    # inherits ``log global``: a datagram per request that nobody asked for (connection_logging off).
+    no_log = bool(opts.log_target) and not opts.log_requests
     bind = f"{vip}:{listener.protocol_port}"
     if listener.protocol == "TERMINATED_HTTPS":
         bind = " ".join((bind, *tls_bind_options(listener, opts)))
@@ -683,6 +687,7 @@ def frontend_view(
         ),
         log_option=log_option,
         log_format=log_format,
+        no_log=no_log,
         prometheus=prometheus,
         response_headers=hsts_header(listener),
         acls=tuple(acls),

@@ -453,6 +453,12 @@ case(
         (pool(), pool("pool-t", protocol="TCP")),
     )
 )
+case("flow_log_off", replace(OPTS, log_target="/run/lbaas/log/lb-1.sock", log_requests=False))(
+    lambda: lb(
+        (listener(), listener("listener-25", protocol="TCP", port=25, default_pool_id="pool-t")),
+        (pool(), pool("pool-t", protocol="TCP")),
+    )
+)
 
 # TLS: TERMINATED_HTTPS listeners and re-encrypting pools. The PEMs are fixed test files (data/tls), so
 # their digests (the file names) are stable; the haproxy -c test writes them into its cert dir.
