@@ -410,6 +410,8 @@ class FloorLb:
     weights: dict[str, int] = field(default_factory=dict)
     mac: str = field(default_factory=floor_mac)
     tls_crts: tuple[str, ...] = ()  # PEM files: a TLS frontend each on 443, 444, …
+    log_target: str = ""  # with log_format: every TLS frontend logs each request there (as ours do)
+    log_format: str = ""  # a log-format argument as HAProxy reads it (quoted)
 
     @property
     def ns(self) -> str:
@@ -425,7 +427,8 @@ class FloorLb:
                 "VIP": self.vip, "PLEN": str(self.prefixlen), "DIR": str(self.workdir), "MEMBERS": members,
                 "CHECK": "1" if self.check else "0", "TCP_PORT": str(self.tcp_port or ""),
                 "CLASSIC": "1" if self.classic else "0", "BALANCE": self.balance,
-                "TLS_CRTS": " ".join(self.tls_crts)}  # fmt: skip
+                "TLS_CRTS": " ".join(self.tls_crts), "LOG_TARGET": self.log_target,
+                "LOG_FORMAT": self.log_format}  # fmt: skip
 
     def _script(self, script: str, action: str) -> None:
         r = subprocess.run(["sh", str(FLOOR_DIR / script), action], env=self.env(), capture_output=True,

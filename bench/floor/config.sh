@@ -1,6 +1,7 @@
 # Sourced by provision.sh and reload.sh: writes the hand-made HAProxy config for the floor.
 # Parameters (environment): VIP, DIR, MEMBERS ("ip:port:weight ..."), CHECK (1 = HTTP health check),
-# TLS_CRTS (PEM files: a TLS frontend on 443, 444, …), TCP_PORT (empty = no TCP listener; else a TCP listener there to the same members), BALANCE, CLASSIC
+# TLS_CRTS (PEM files: a TLS frontend on 443, 444, …), LOG_TARGET and LOG_FORMAT (both set: the TLS frontends
+# log each request with that log-format to that syslog target, as ours do), TCP_PORT (empty = no TCP listener; else a TCP listener there to the same members), BALANCE, CLASSIC
 # (1 = the neutron-lbaas style daemon restarted with -sf; 0 = master-worker, reloaded through the master).
 # The HTTP backend adds X-Forwarded-For: one-arm mode hides the client's address from the members, so a
 # hand-written one-arm HTTP balancer must add it too to do the same work as ours (it costs a few % of
@@ -11,6 +12,11 @@ write_cfg() {
 global
     maxconn 9000
     stats socket $DIR/stats.sock mode 600 level admin
+CFG
+    if [ -n "${LOG_TARGET:-}" ]; then
+        printf '    log %s local0\n' "$LOG_TARGET"
+    fi
+    cat <<CFG
 defaults
     retries 3
     option redispatch
@@ -44,6 +50,9 @@ CFG
     for crt in ${TLS_CRTS:-}; do
         printf 'frontend fe_https_%s\n    mode http\n    bind %s:%s ssl crt %s\n    default_backend be_http\n' \
             "$port" "$VIP" "$port" "$crt"
+        if [ -n "${LOG_TARGET:-}" ] && [ -n "${LOG_FORMAT:-}" ]; then
+            printf '    log global\n    log-format %s\n' "$LOG_FORMAT"
+        fi
         port=$((port + 1))
     done
     if [ -n "${TCP_PORT:-}" ]; then
