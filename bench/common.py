@@ -706,6 +706,24 @@ def wrk(url: str, *, duration: float, threads: int = 2, connections: int = 32, n
     return parse_wrk(r.stdout)
 
 
+def interleaved_rounds(rounds: int, modes: Iterable[str], targets: Sequence[str],
+                       measure: Callable[[str, str], WrkResult]) -> dict[tuple[str, str], list[WrkResult]]:
+    """``measure(mode, target)`` for every mode and target, ``rounds`` times; each round takes the targets in
+    an order rotated by one (no target always runs first, right after another's load)."""
+    runs: dict[tuple[str, str], list[WrkResult]] = {}
+    for rnd in range(rounds):
+        for mode in modes:
+            k = rnd % len(targets)
+            for target in (*targets[k:], *targets[:k]):
+                runs.setdefault((mode, target), []).append(measure(mode, target))
+    return runs
+
+
+def paired_ratio(ours: list[WrkResult], theirs: list[WrkResult]) -> float:
+    """The median over rounds of ours/theirs within each round (runs seconds apart: a slow drift cancels)."""
+    return median([ratio(a.rps, b.rps) for a, b in zip(ours, theirs, strict=True)])
+
+
 # ---------------------------------------------------------------------------------------------- processes
 
 

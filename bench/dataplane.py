@@ -17,7 +17,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.common import BenchEnv, Report, WrkResult, fmt_num, fmt_ratio, lb_body, median, plot_bars, ratio, wrk
+from bench.common import (
+    BenchEnv,
+    Report,
+    WrkResult,
+    fmt_num,
+    fmt_ratio,
+    interleaved_rounds,
+    lb_body,
+    median,
+    paired_ratio,
+    plot_bars,
+    wrk,
+)
 
 MODES = {  # mode → (port on the LBs, extra wrk headers)
     "http keep-alive": (80, ()),
@@ -31,7 +43,6 @@ TARGET_RATIO = 0.97
 def run(args: argparse.Namespace, report: Report) -> None:
     duration = args.duration or (1.0 if args.quick else 5.0)
     rounds = args.rounds or (1 if args.quick else 7)
-    runs: dict[tuple[str, str], list[WrkResult]] = {}
     with BenchEnv("dp") as env:
         svc = env.svc
         net, sn = svc.network("10.254.4.0/24")
@@ -45,13 +56,13 @@ def run(args: argparse.Namespace, report: Report) -> None:
         if not args.quick:
             for host in hosts.values():  # warm up: ARP, first connections
                 wrk(f"http://{host}/", duration=1, connections=2, threads=1, ns=client)
-        for rnd in range(rounds):
-            for mode, (port, headers) in MODES.items():
-                order = TARGETS[rnd % 3:] + TARGETS[: rnd % 3]
-                for target in order:
-                    p = 80 if target == "member direct" else port
-                    res = wrk(f"http://{hosts[target]}:{p}/", duration=duration, ns=client, headers=headers)
-                    runs.setdefault((mode, target), []).append(res)
+
+        def measure(mode: str, target: str) -> WrkResult:
+            port, headers = MODES[mode]
+            p = 80 if target == "member direct" else port
+            return wrk(f"http://{hosts[target]}:{p}/", duration=duration, ns=client, headers=headers)
+
+        runs = interleaved_rounds(rounds, MODES, TARGETS, measure)
     t = report.table(f"wrk -t2 -c32, {duration:.0f} s per run, {rounds} interleaved round(s): median req/s, "
                      "median of the rounds' ratios",
                      ["mode", "target", "req/s", "p99", "lbaas / hand-written", "lbaas / direct", "errors", "target"])
@@ -86,8 +97,3 @@ def run(args: argparse.Namespace, report: Report) -> None:
         plot_bars(path, "Data plane: wrk from a client namespace (median req/s)", list(MODES), summary, "requests/s")
 
     report.plot = plot
-
-
-def paired_ratio(ours: list[WrkResult], theirs: list[WrkResult]) -> float:
-    """The median over rounds of ours/theirs within each round."""
-    return median([ratio(a.rps, b.rps) for a, b in zip(ours, theirs, strict=True)])

@@ -23,7 +23,19 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench.common import BenchEnv, Report, WrkResult, fmt_num, fmt_ratio, lb_body, median, plot_bars, ratio, wrk
+from bench.common import (
+    BenchEnv,
+    Report,
+    WrkResult,
+    fmt_num,
+    fmt_ratio,
+    interleaved_rounds,
+    lb_body,
+    median,
+    paired_ratio,
+    plot_bars,
+    wrk,
+)
 from lbaas.domain import certs
 from lbaas.tools.demo import demo_pki
 
@@ -71,7 +83,6 @@ def _container(env: BenchEnv, name: str, cert: bytes, key: bytes) -> str:
 def run(args: argparse.Namespace, report: Report) -> None:
     duration = args.duration or (1.0 if args.quick else 5.0)
     rounds = args.rounds or (1 if args.quick else 5)
-    runs: dict[tuple[str, str], list[WrkResult]] = {}
     with BenchEnv("tl") as env:
         svc = env.svc
         net, sn = svc.network("10.254.8.0/24")
@@ -111,12 +122,12 @@ def run(args: argparse.Namespace, report: Report) -> None:
             if not args.quick:
                 for host in hosts.values():
                     wrk(f"https://{host}:443/", duration=1, connections=2, threads=1, ns=client)
-            for rnd in range(rounds):
-                for mode, (port, headers) in MODES.items():
-                    order = TARGETS[rnd % 3:] + TARGETS[: rnd % 3]
-                    for target in order:
-                        res = wrk(f"https://{hosts[target]}:{port}/", duration=duration, ns=client, headers=headers)
-                        runs.setdefault((mode, target), []).append(res)
+
+            def measure(mode: str, target: str) -> WrkResult:
+                port, headers = MODES[mode]
+                return wrk(f"https://{hosts[target]}:{port}/", duration=duration, ns=client, headers=headers)
+
+            runs = interleaved_rounds(rounds, MODES, TARGETS, measure)
         finally:
             receiver.terminate()
             receiver.wait(timeout=10)
@@ -128,10 +139,8 @@ def run(args: argparse.Namespace, report: Report) -> None:
     rows: list[list[object]] = []
     missed = []
     for mode in MODES:
-        def vs(floor: str, mode: str = mode) -> float:
-            return median([ratio(a.rps, b.rps) for a, b in zip(runs[(mode, "lbaas")], runs[(mode, floor)], strict=True)])
-
-        like, vs_floor = vs(FLOOR_LOG), vs(FLOOR)
+        like = paired_ratio(runs[(mode, "lbaas")], runs[(mode, FLOOR_LOG)])
+        vs_floor = paired_ratio(runs[(mode, "lbaas")], runs[(mode, FLOOR)])
         for target in TARGETS:
             rs = runs[(mode, target)]
             first = target == "lbaas"

@@ -266,16 +266,7 @@ class SecretStore:
 
     def list_secrets(self, s: Session, ctx: Any, *, limit: int, offset: int, name: str | None,
                      secret_type: str | None = None) -> tuple[list[m.Secret], int]:  # fmt: skip
-        q = select(m.Secret)
-        if not ctx.is_admin:
-            q = q.where(m.Secret.project_id == ctx.project_id)
-        if name:
-            q = q.where(m.Secret.name == name)
-        if secret_type:
-            q = q.where(m.Secret.secret_type == secret_type)
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = s.scalars(q.order_by(m.Secret.created_at, m.Secret.id).offset(offset).limit(limit)).all()
-        return list(rows), total
+        return _page(s, ctx, m.Secret, limit, offset, name=name, secret_type=secret_type)
 
     def delete_secret(self, s: Session, ctx: Any, secret_id: str) -> None:
         row = self.get_secret(s, ctx, secret_id)
@@ -331,17 +322,7 @@ class SecretStore:
 
     def list_containers(self, s: Session, ctx: Any, *, limit: int, offset: int, name: str | None,
                         ctype: str | None = None) -> tuple[list[m.SecretContainer], int]:  # fmt: skip
-        q = select(m.SecretContainer)
-        if not ctx.is_admin:
-            q = q.where(m.SecretContainer.project_id == ctx.project_id)
-        if name:
-            q = q.where(m.SecretContainer.name == name)
-        if ctype:
-            q = q.where(m.SecretContainer.type == ctype)
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        order = (m.SecretContainer.created_at, m.SecretContainer.id)
-        rows = s.scalars(q.order_by(*order).offset(offset).limit(limit)).all()
-        return list(rows), total
+        return _page(s, ctx, m.SecretContainer, limit, offset, name=name, type=ctype)
 
     def delete_container(self, s: Session, ctx: Any, container_id: str) -> None:
         row = self.get_container(s, ctx, container_id)
@@ -429,18 +410,20 @@ class SecretStore:
             raise errors.ValidationError(f"Secret {secret_id} does not exist.")
         return self._plain(row)[0]
 
+    def _container(self, s: Session, ctx: Any, container_id: str) -> m.SecretContainer:
+        """A container as ``ctx`` may read it (None: any project, the LB's own refs at spec time)."""
+        row = (_owned(s, ctx, m.SecretContainer, container_id, "Container") if ctx is not None
+               else s.get(m.SecretContainer, container_id))  # fmt: skip
+        if row is None:
+            raise errors.ValidationError(f"Container {container_id} does not exist.")
+        return row
+
     def _bundle(self, s: Session, ctx: Any, ref: str) -> certs.TlsBundle:
         parsed = _ref_or_400(ref)
         try:
             if parsed.kind == "secrets":
                 return certs.parse_pkcs12(self._read(s, ctx, parsed.id))
-            container = (
-                _owned(s, ctx, m.SecretContainer, parsed.id, "Container")
-                if ctx is not None
-                else s.get(m.SecretContainer, parsed.id)
-            )
-            if container is None:
-                raise errors.ValidationError(f"Container {parsed.id} does not exist.")
+            container = self._container(s, ctx, parsed.id)
             parts = {r["name"]: r["secret_id"] for r in container.secret_refs}
             if "certificate" not in parts:
                 raise errors.ValidationError(f"Container {ref} holds no 'certificate' secret.")
@@ -459,12 +442,8 @@ class SecretStore:
             if parsed.kind == "secrets":
                 data = self._read(s, ctx, parsed.id)
             else:
-                container = (
-                    _owned(s, ctx, m.SecretContainer, parsed.id, "Container")
-                    if ctx is not None
-                    else s.get(m.SecretContainer, parsed.id)
-                )
-                if container is None or not container.secret_refs:
+                container = self._container(s, ctx, parsed.id)
+                if not container.secret_refs:
                     raise errors.ValidationError(f"Container {ref} holds no secret.")
                 first = next((r for r in container.secret_refs if r["name"] == "certificate"), container.secret_refs[0])
                 data = self._read(s, ctx, first["secret_id"])
@@ -506,6 +485,20 @@ def _refuse_if_in_use(s: Session, ident: str, what: str) -> None:
         if user is not None:
             kind = "listener" if model is m.Listener else "pool"
             raise errors.Conflict(f"{what} is in use by {kind} {user}; change its TLS references first.")
+
+
+def _page(s: Session, ctx: Any, model: Any, limit: int, offset: int, **equal: str | None) -> tuple[list[Any], int]:
+    """One page of ``model`` rows the caller may see (their project's; all for an admin), oldest first,
+    filtered on each column of ``equal`` that has a value, and the total without the page."""
+    q = select(model)
+    if not ctx.is_admin:
+        q = q.where(model.project_id == ctx.project_id)
+    for column, value in equal.items():
+        if value:
+            q = q.where(getattr(model, column) == value)
+    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = s.scalars(q.order_by(model.created_at, model.id).offset(offset).limit(limit)).all()
+    return list(rows), total
 
 
 def _ref_or_400(ref: str) -> Ref:
