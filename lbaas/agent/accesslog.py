@@ -45,6 +45,7 @@ from lbaas.services.accesslogs import access_log_path
 log = logging.getLogger(__name__)
 
 PROJECT_MARKER = "@@lbaas-project@@"
+_MARKER = PROJECT_MARKER.encode()
 _PRI = re.compile(rb"^<(\d{1,3})>")
 FACILITIES = {f"local{i}": 16 + i for i in range(8)}
 SEVERITY_INFO = 6
@@ -367,36 +368,52 @@ class AccessLogReceiver:
                 else:
                     lb.file.reopen_if_moved()
 
-    def _drain(self, lb_id: str) -> None:
+    def _drain(self, lb_id: str) -> int:
+        """Read what the LB's socket holds (up to 256 datagrams); how many."""
         with self._lock:
             lb = self._lbs.get(lb_id)
         if lb is None:
-            return
+            return 0
+        lines: list[bytes] = []  # written in one go: one write(2) per wake-up, not one per request
+        seen = 0
         for _ in range(256):
             try:
                 msg = lb.sock.recv(65536)
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError:
-                return
+                break
+            seen += 1
             try:
-                self.handle(lb, msg)
+                line = self._line(lb, msg)
             except Exception:  # one bad line must not stop the loop
                 log.debug("access log line for %s dropped", lb_id, exc_info=True)
+                continue
+            if line is not None:
+                lines.append(line)
+        self._store(lb, lines)
+        self.lines += seen  # counted once stored: a reader of ``lines`` finds them in the file
+        return seen
 
     def handle(self, lb: _Lb, msg: bytes) -> None:
+        self._store(lb, [line] if (line := self._line(lb, msg)) is not None else [])
+        self.lines += 1
+
+    def _store(self, lb: _Lb, lines: list[bytes]) -> None:
+        if lines:
+            with self._lock:
+                if lb.lb_id in self._lbs:
+                    lb.file.write(b"".join(lines))
+
+    def _line(self, lb: _Lb, msg: bytes) -> bytes | None:
+        """One datagram: forwarded to its syslog target, and the line for the LB's file (None: not stored)."""
         m = _PRI.match(msg)
         pri = int(m.group(1)) if m else 16 * 8 + SEVERITY_INFO
         body = msg[m.end() :] if m else msg
         severity = pri & 7
         body = body.rstrip(b"\n").replace(b"\n", b" ")
-        if PROJECT_MARKER.encode() in body:
-            body = body.replace(PROJECT_MARKER.encode(), self._project(lb).encode(), 1)
-        self.lines += 1
-        if self.settings.local_storage:
-            with self._lock:
-                if lb.lb_id in self._lbs:
-                    lb.file.write(body + b"\n")
+        if _MARKER in body:
+            body = body.replace(_MARKER, self._project(lb).encode(), 1)
         flow = severity == SEVERITY_INFO
         fwd = self._tenant if flow else self._admin
         if fwd is not None:
@@ -405,6 +422,7 @@ class AccessLogReceiver:
             ts, tag = body[:15], body[16:]
             line = b"<%d>%s %s %s" % ((16 + facility) * 8 + severity, ts, self.settings.hostname.encode(), tag)
             fwd.send(line)
+        return body + b"\n" if self.settings.local_storage else None
 
     def _project(self, lb: _Lb) -> str:
         if lb.project is None and self._project_of is not None:
