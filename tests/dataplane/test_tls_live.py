@@ -5,6 +5,9 @@ Seen from outside: new connections get the new certificates (SHA-256 fingerprint
 received), the master's reload counter and the worker pid do not move, and a keep-alive connection opened
 before the swap keeps serving requests after it. Then a change that needs a reload: the counter moves (the
 detector works) and the reloaded worker serves the same new certificates (read from the files on disk).
+A listener's client CA replaced the same way (``set/commit ssl ca-file``): the new CA's clients get in,
+the old one's do not, no reload. Each listener has a certificate of its own: one shared by two listeners
+and renewed for one only cannot be swapped live (a reload, by design).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -78,6 +82,26 @@ print(json.dumps(out))
 """
 
 
+# One request with an optional client certificate: "200" or the handshake error.
+WITH_CLIENT_CERT = r"""
+import socket, ssl, sys
+host, port, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.load_cert_chain(cert, key)
+try:
+    with ctx.wrap_socket(socket.create_connection((host, port), timeout=10), server_hostname="www.example.com") as tls:
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := tls.recv(65536):
+            data += chunk
+    print(data.split(b" ", 2)[1].decode() if data else "closed")
+except (ssl.SSLError, OSError) as exc:
+    print(type(exc).__name__)
+"""
+
+
 def fingerprint(issued: Issued) -> str:
     import hashlib
 
@@ -103,16 +127,23 @@ def topo(service: Service) -> dict[str, Any]:
     service.host("web", net["id"], f"{NET}.11")
     ca = CA("tlv root")
     certs = {"www": ca.issue("www.example.com"), "api": ca.issue("api.example.com", kind="rsa")}
+    clients = CA("tlv clients")
     lb = service.create_lb({
         "vip_subnet_id": subnet["id"], "vip_address": VIP,
         "listeners": [{"name": "main", "protocol": "TERMINATED_HTTPS", "protocol_port": 443,
                        "default_tls_container_ref": container(service, "www", certs["www"]),
                        "sni_container_refs": [container(service, "api", certs["api"])],
                        "default_pool": {"name": "web", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
-                                        "members": [{"address": f"{NET}.11", "protocol_port": 80}]}}],
+                                        "members": [{"address": f"{NET}.11", "protocol_port": 80}]}},
+                      {"name": "mtls", "protocol": "TERMINATED_HTTPS", "protocol_port": 8443,
+                       "default_tls_container_ref": container(service, "mtls", ca.issue("mtls.example.com")),
+                       "client_authentication": "MANDATORY",
+                       "client_ca_tls_container_ref": _secret(service, "clients", clients.cert_pem, "certificate"),
+                       "default_pool": {"name": "web"}}],
     }, timeout=90)  # fmt: skip
-    listener = service.client.call("GET", "/v2/lbaas/listeners")["listeners"][0]
-    return {"lb": lb["id"], "listener": listener["id"], "ca": ca, "certs": certs}
+    listeners = {li["name"]: li["id"] for li in service.client.call("GET", "/v2/lbaas/listeners")["listeners"]}
+    return {"lb": lb["id"], "listener": listeners["main"], "mtls": listeners["mtls"], "ca": ca, "certs": certs,
+            "clients": clients}
 
 
 def served(service: Service, *snis: str) -> dict[str, str]:
@@ -181,3 +212,27 @@ def test_a_certificate_with_other_names_is_loaded_by_a_reload(service: Service, 
                    {"listener": {"default_tls_container_ref": container(service, "other", other)}}, timeout=60)  # fmt: skip
     assert served(service, "")[""] == fingerprint(other)
     assert master(service, lb)[0] == before[0] + 1
+
+
+def test_a_new_client_ca_is_swapped_live(service: Service, topo: dict[str, Any], tmp_path: Path) -> None:
+    """client_ca_tls_container_ref replaced: ``set/commit ssl ca-file``, no reload; the new CA's clients get
+    in, the old CA's do not."""
+    tmp_path.chmod(0o755)
+    lb, mtls = topo["lb"], topo["mtls"]
+    old_ca, new_ca = topo["clients"], CA("tlv clients 2")
+
+    def request(issued: Issued, name: str) -> str:
+        cert, key = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+        cert.write_bytes(issued.cert_pem)
+        key.write_bytes(issued.key_pem)
+        res = service.run_in("client", [sys.executable, "-c", WITH_CLIENT_CERT, VIP, "8443", str(cert), str(key)])
+        assert res.returncode == 0, res.stderr
+        return res.stdout.strip()
+
+    alice, bob = old_ca.issue("alice", client=True), new_ca.issue("bob", client=True)
+    assert request(alice, "alice") == "200" and request(bob, "bob") != "200"
+    before = master(service, lb)
+    service.change(lb, "PUT", f"/v2/lbaas/listeners/{mtls}", {"listener": {
+        "client_ca_tls_container_ref": _secret(service, "clients-2", new_ca.cert_pem, "certificate")}}, timeout=60)  # fmt: skip
+    assert request(bob, "bob") == "200" and request(alice, "alice") != "200"
+    assert master(service, lb) == before
