@@ -177,6 +177,10 @@ def test_hostile_inputs_never_5xx(client: TestClient) -> None:
         ("POST", "/v1/containers", {"json": {"type": "generic", "secret_refs": "x"}}),
         ("POST", "/v1/containers/00000000-0000-4000-8000-000000000000/consumers", {"json": {"name": "a", "URL": "b"}}),
         ("DELETE", "/v1/containers/not-a-uuid", {}),
+        ("GET", "/v1/secrets/not-a-uuid/consumers", {}),
+        ("GET", ref + "/consumers", {"headers": P2}),
+        ("DELETE", "/v1/containers/00000000-0000-4000-8000-000000000000/consumers",
+         {"json": {"name": "lbaas", "URL": "x"}}),
         ("DELETE", "/v1/secrets/" + "%00" * 10, {}),
     ]  # fmt: skip
     for method, path, kw in attempts:
