@@ -22,6 +22,7 @@ one of our namespaces, then namespaces, then links; it then asserts nothing of o
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import secrets
@@ -163,13 +164,26 @@ class Instance:
         return sum(int(r[7]) for r in rows if len(r) > 7 and r[1] == "FRONTEND")
 
 
-def wait_until(what: str, pred: Callable[[], bool], timeout: float = 10.0) -> None:
+def wait_until(what: str, pred: Callable[[], bool], timeout: float = 10.0,
+               diag: Callable[[], str] | None = None) -> None:  # fmt: skip
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():
             return
         time.sleep(0.01)
-    raise AssertionError(f"not within {timeout} s: {what}")
+    raise AssertionError(f"not within {timeout} s: {what}" + (f"\n{diag()}" if diag is not None else ""))
+
+
+def diagnose(*instances: Instance) -> str:
+    """What each instance reported and what its keepalived said (for a failed wait)."""
+    out = []
+    for inst in instances:
+        log = inst.paths.directory / "keepalived.log"
+        track = inst.paths.track
+        out.append(f"--- {inst.name}: reports {inst.reports.instances[-3:]}, VIP here {inst.holds_vip()}, "
+                   f"track {track.read_text().strip() if track.exists() else None!r}\n"
+                   f"{log.read_text()[-2500:] if log.exists() else '(no keepalived log)'}")  # fmt: skip
+    return "\n".join(out)
 
 
 def the_spec(members: tuple[str, ...]) -> LoadBalancerSpec:
@@ -310,6 +324,20 @@ def load(ns: str) -> Iterator[LoadLoop]:
         loop.kill()
 
 
+def http_get(ns: str, host: str) -> dict[str, object]:
+    def call() -> dict[str, object]:
+        conn = http.client.HTTPConnection(host, 80, timeout=3)
+        try:
+            conn.request("GET", "/")
+            resp = conn.getresponse()
+            assert resp.status == 200, resp.status
+            return dict(json.loads(resp.read()))
+        finally:
+            conn.close()
+
+    return nsexec.run_in_netns(ns, call, timeout=10)
+
+
 def converge(inst: Instance) -> None:
     outcome = inst.rec.reconcile(inst.spec.id)
     assert outcome.ok, outcome.message
@@ -320,11 +348,18 @@ def test_a_pair_moves_its_vip_on_haproxy_death_and_on_teardown(world: World) -> 
     converge(a)
     converge(b)
     # the MASTER (priority 200) holds the VIP, the BACKUP does not
-    wait_until("instance a holds the VIP", a.holds_vip)
-    wait_until("instance b is BACKUP", lambda: b.state() == ("BACKUP", True))
+    wait_until("instance a holds the VIP", a.holds_vip, diag=lambda: diagnose(a, b))
+    wait_until("instance b is BACKUP", lambda: b.state() == ("BACKUP", True), diag=lambda: diagnose(a, b))
     assert not b.holds_vip()
     assert a.state() == ("MASTER", True)
     assert (a.paths.track.read_text().strip(), b.paths.track.read_text().strip()) == ("0", "0")
+    # a SOURCE_IP stick entry made through the MASTER shows in the BACKUP's table (HAProxy peers)
+    answer = http_get(world.client, VIP)
+    client = f"::ffff:{NET}.50"
+    wait_until("a's table has the client", lambda: f"key={client} " in a.runtime("show table pool-a:listener-80"))
+    wait_until("b's table has it too", lambda: f"key={client} " in b.runtime("show table pool-a:listener-80"))
+    server_id = a.runtime("show table pool-a:listener-80").split(f"key={client} ")[1].split("server_id=")[1].split()[0]
+    assert f"server_id={server_id}" in b.runtime("show table pool-a:listener-80").split(f"key={client} ")[1]
     # the VIP answers, from one of the members
     gen = load(world.client)
     loop = next(gen)
@@ -335,7 +370,7 @@ def test_a_pair_moves_its_vip_on_haproxy_death_and_on_teardown(world: World) -> 
         pid = a.haproxy.running_in(a.paths, a.ns)
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
-        wait_until("instance b holds the VIP", b.holds_vip)
+        wait_until("instance b holds the VIP", b.holds_vip, diag=lambda: diagnose(a, b))
         wait_until("instance a gave it up", lambda: not a.holds_vip())
         wait_until("the tracker saw a's HAProxy die", lambda: a.dead == [a.spec.id])
         assert a.paths.track.read_text().strip() == "1"
@@ -345,7 +380,7 @@ def test_a_pair_moves_its_vip_on_haproxy_death_and_on_teardown(world: World) -> 
         gen.close()
     print(f"\nHAProxy of the MASTER killed: longest gap {report['longest_gap']} s "
           f"({report['requests']} requests, {report['failed']} failed, per host {report['per_host']})")  # fmt: skip
-    assert report["per_host"], report
+    assert list(report["per_host"]) == [answer["host"]], report  # stuck to one member across the move
     assert a.state() == ("FAULT", False)
     assert b.state() == ("MASTER", True)
     # what the agent does on the tracker's call: reconcile; HAProxy runs again and is vouched for
@@ -362,7 +397,7 @@ def test_a_pair_moves_its_vip_on_haproxy_death_and_on_teardown(world: World) -> 
         before = a.connections()
         b.source.spec = None
         converge(b)
-        wait_until("instance a holds the VIP again", a.holds_vip)
+        wait_until("instance a holds the VIP again", a.holds_vip, diag=lambda: diagnose(a, b))
         wait_until("the load flows through a", lambda: a.connections() >= before + 20)
         report = loop.stop()
     finally:
