@@ -387,6 +387,19 @@ def test_a_pair_moves_its_vip_on_haproxy_death_and_on_teardown(world: World) -> 
     wait_until("b's table has it too", lambda: f"key={client} " in b.runtime("show table pool-a:listener-80"))
     server_id = a.runtime("show table pool-a:listener-80").split(f"key={client} ")[1].split("server_id=")[1].split()[0]
     assert f"server_id={server_id}" in b.runtime("show table pool-a:listener-80").split(f"key={client} ")[1]
+    # a reload of the MASTER (a listener change): the master keeps its pid, so nothing is reported dead
+    # and the VIP stays. Its new worker relearns the stick table from the other instance (the remote peer,
+    # after HAProxy's resync timeout): HAProxy 2.6 did not teach it from the old worker (the local peer)
+    # here, in master-worker or classic -sf mode alike, so a reload of both at once loses the table.
+    master = a.haproxy.running_in(a.paths, a.ns)
+    a.spec = a.source.spec = a.spec.model_copy(update={"generation": 2, "listeners": tuple(
+        li.model_copy(update={"timeout_client_data": 40000}) for li in a.spec.listeners)})  # fmt: skip
+    converge(a)
+    assert "timeout client 40000" in a.paths.cfg.read_text()
+    assert a.haproxy.running_in(a.paths, a.ns) == master and a.dead == [] and a.holds_vip()
+    assert a.paths.track.read_text().strip() == "0"
+    wait_until("the new worker has the table", lambda: f"key={client} " in a.runtime("show table pool-a:listener-80"),
+               timeout=20, diag=lambda: a.runtime("show peers") + b.runtime("show peers"))
     # the VIP answers, from one of the members
     gen = load(world.client, world.net.url(VIP))
     loop = next(gen)
