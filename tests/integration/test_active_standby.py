@@ -486,3 +486,26 @@ def test_an_ipv6_pair_moves_its_vip_usable_at_once(world: World) -> None:
     print(f"\nIPv6, HAProxy of the MASTER killed: longest gap {report['longest_gap']} s "
           f"({report['requests']} requests, {report['failed']} failed, per host {report['per_host']})")  # fmt: skip
     assert len(report["per_host"]) == 1, report  # stuck to one member across the move
+
+
+def test_a_dead_keepalived_is_restarted_and_the_vip_keeps_one_owner(world: World) -> None:
+    """keepalived of the MASTER killed (both its processes, SIGKILL: no goodbye advert, the VIP left on
+    the interface): the BACKUP takes over; the observer sees keepalived gone, the reconciler starts it
+    again, and in the end exactly one instance holds the VIP."""
+    a, b = world.a, world.b
+    converge(a)
+    converge(b)
+    wait_until("instance a holds the VIP", a.holds_vip, diag=lambda: diagnose(a, b))
+    wait_until("instance b is BACKUP", lambda: b.state() == ("BACKUP", True), diag=lambda: diagnose(a, b))
+    for pid_file in (a.paths.keepalived_pid, a.paths.vrrp_pid):
+        os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+    wait_until("keepalived of a is gone", lambda: a.pair.unit.process.running_in(a.paths, a.ns) is None)
+    wait_until("instance b took the VIP", b.holds_vip, diag=lambda: diagnose(a, b))
+    assert a.observer.observe(a.spec.id) is False  # what makes the agent reconcile it
+    converge(a)
+    assert a.pair.unit.process.running_in(a.paths, a.ns) is not None
+    wait_until("exactly one holder", lambda: a.holds_vip() != b.holds_vip() and a.state()[0] in ("MASTER", "BACKUP"),
+               diag=lambda: diagnose(a, b))
+    holder, other = (a, b) if a.holds_vip() else (b, a)
+    assert holder.state() == ("MASTER", True) and other.state() == ("BACKUP", True)
+    print(f"\nkeepalived of the MASTER killed and restarted: the VIP is on {holder.name}")

@@ -9,7 +9,9 @@ the real daemon, and an in-memory fake for reconciler tests.
 * **adopt**: ``is_running`` accepts the pid from the pid file only if ``/proc/<pid>/cmdline`` is a
   keepalived with ``-f <this cfg>`` and it is not a zombie; ``ensure_running`` also checks the namespace.
 * **reload**: SIGHUP (keepalived re-reads its config; VRRP state is kept where it can be).
-* **stop**: SIGTERM to the parent (it stops its child), wait, then SIGKILL to both, by pid only.
+* **stop**: SIGTERM to the parent (it stops its child), wait, then SIGKILL to both, by pid only; a VRRP
+  child whose parent was killed is stopped too, and both pid files are removed (keepalived refuses to
+  start while one names a pid that still exists, a zombie included).
 """
 
 from __future__ import annotations
@@ -134,14 +136,17 @@ class KeepalivedDaemon:
 
     def stop(self, paths: LbPaths) -> None:
         pid = self.is_running(paths)
-        if pid is None:
-            paths.keepalived_pid.unlink(missing_ok=True)
-            return
         child = daemon.read_pid(paths.vrrp_pid)
-        everyone = [pid] + ([child] if child is not None and _is_ours(child, paths.keepalived_cfg) else [])
-        if not daemon.terminate(pid, everyone, lambda p: _is_ours(p, paths.keepalived_cfg), timeout=self.stop_timeout):
+        if child is not None and not (daemon.alive(child) and _is_ours(child, paths.keepalived_cfg)):
+            child = None
+        everyone = [p for p in (pid, child) if p is not None]  # the VRRP child may outlive a killed parent
+        if everyone and not daemon.terminate(everyone[0], everyone, lambda p: _is_ours(p, paths.keepalived_cfg),
+                                             timeout=self.stop_timeout):  # fmt: skip
             raise KeepalivedError(f"keepalived {everyone} for {paths.lb_id} survived SIGKILL")
+        # both pid files: keepalived refuses to start while one names a live pid (a dead parent can stay a
+        # zombie a while under a PID 1 that reaps late, and kill(pid, 0) still finds it)
         paths.keepalived_pid.unlink(missing_ok=True)
+        paths.vrrp_pid.unlink(missing_ok=True)
 
 
 @dataclass
