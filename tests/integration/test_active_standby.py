@@ -379,6 +379,8 @@ def test_a_pair_moves_its_vip_on_haproxy_death_and_on_teardown(world: World) -> 
     wait_until("instance b is BACKUP", lambda: b.state() == ("BACKUP", True), diag=lambda: diagnose(a, b))
     assert not b.holds_vip()
     assert a.state() == ("MASTER", True)
+    listening = subprocess.run(["ip", "netns", "exec", b.ns, "ss", "-Hltn"], capture_output=True, text=True).stdout
+    assert f"{world.net.ip(VIP)}:80 " in listening, listening  # the BACKUP's HAProxy is bound to the VIP already
     assert (a.paths.track.read_text().strip(), b.paths.track.read_text().strip()) == ("0", "0")
     # a SOURCE_IP stick entry made through the MASTER shows in the BACKUP's table (HAProxy peers)
     answer = http_get(world.client, world.net.ip(VIP))
