@@ -20,8 +20,11 @@ def test_read_pid(tmp_path: Path) -> None:
 
 def test_runs_config_and_terminate(tmp_path: Path) -> None:
     cfg = tmp_path / "k.conf"
-    # a stand-in daemon: argv[0] "keepalived…" (by basename prefix) and -f <cfg>
-    proc = subprocess.Popen(["/bin/sh", "-c", 'exec -a keepalived-test sleep 60 -f "$0"', str(cfg)])
+    cfg.write_text("")
+    # a stand-in daemon that lives: argv[0] "keepalived…" (by basename prefix) and -f <cfg> ("tail -f <cfg>";
+    # "sleep 60 -f" exits at once on its unknown option, and dash's exec has no -a: bash where there is one)
+    shell = "/bin/bash" if Path("/bin/bash").exists() else "/bin/sh"
+    proc = subprocess.Popen([shell, "-c", 'exec -a keepalived-test tail -f "$0"', str(cfg)])
     try:
         assert daemon.alive(proc.pid)
         argv = daemon.cmdline(proc.pid)
