@@ -36,7 +36,7 @@ def render(paths: LbPaths, members: tuple[str, ...] = (M1, M2), extra: str = "")
     user nobody
     group nogroup
     maxconn 2000
-    stats socket {paths.stats_sock} mode 660 level admin
+    stats socket {paths.stats_sock} mode 600 level admin
 defaults
     timeout connect 2s
     timeout client 10s

@@ -53,7 +53,7 @@ class RenderOptions:
     server_state_file: str
     user: str = "haproxy"
     group: str = "haproxy"
-    stats_socket_mode: str = "660"
+    stats_socket_mode: str = "600"
     maxconn_cap: int = 9000
     default_listener_maxconn: int = 50000
     min_global_maxconn: int = 100
