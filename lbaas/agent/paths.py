@@ -88,6 +88,12 @@ class LbPaths:
         return self.directory / "loaded"
 
     @property
+    def cert_keys(self) -> Path:
+        """After live certificate swaps: which HAProxy store holds each PEM file's content, for the config
+        whose ``loaded`` digest it names (JSON, 0600; ``lbaas.agent.haproxy.unit``)."""
+        return self.directory / "cert_keys.json"
+
+    @property
     def network(self) -> Path:
         """The VIP network (a JSON ``NetworkPlug``): which bridge to release when this LB goes."""
         return self.directory / "network.json"

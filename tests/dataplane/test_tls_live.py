@@ -7,14 +7,20 @@ before the swap keeps serving requests after it. Then a change that needs a relo
 detector works) and the reloaded worker serves the same new certificates (read from the files on disk).
 A listener's client CA replaced the same way (``set/commit ssl ca-file``): the new CA's clients get in,
 the old one's do not, no reload. Each listener has a certificate of its own: one shared by two listeners
-and renewed for one only cannot be swapped live (a reload, by design).
+and renewed for one only cannot be swapped live (a reload, by design). After a live swap the agent is
+killed (SIGKILL) and started again on the same state directory: the next renewal is live too (the new
+agent reads which store holds which file from ``cert_keys.json``; without it HAProxy refuses the file
+name and the agent reloads).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +242,38 @@ def test_a_new_client_ca_is_swapped_live(service: Service, topo: dict[str, Any],
         "client_ca_tls_container_ref": _secret(service, "clients-2", new_ca.cert_pem, "certificate")}}, timeout=60)  # fmt: skip
     assert request(bob, "bob") == "200" and request(alice, "alice") != "200"
     assert master(service, lb) == before
+
+
+def reconciled_ok(service: Service) -> int:
+    """Reconcile passes of this ``lbaas serve``'s agent that succeeded (its /metrics)."""
+    text = service.client.http.get("/metrics").text
+    found = re.search(r'^lbaas_reconcile_duration_seconds_count\{outcome="ok"\} (\S+)$', text, re.M)
+    return int(float(found.group(1))) if found else 0
+
+
+def test_a_renewal_after_an_agent_restart_is_live(service: Service, topo: dict[str, Any]) -> None:
+    ca, lb, listener = topo["ca"], topo["lb"], topo["listener"]
+    paths = LbPaths(service.state_dir, lb)
+
+    def renew_sni() -> Issued:
+        new = ca.issue("api.example.com", kind="rsa")
+        service.change(lb, "PUT", f"/v2/lbaas/listeners/{listener}", {"listener": {
+            "sni_container_refs": [container(service, f"api-{new.cert.serial_number}", new)]}}, timeout=60)  # fmt: skip
+        assert served(service, "api.example.com") == {"api.example.com": fingerprint(new)}
+        return new
+
+    before = master(service, lb)
+    renew_sni()  # live: the store named after the loaded file now holds another file's content
+    assert master(service, lb) == before
+    assert paths.cert_keys.stat().st_mode & 0o777 == 0o600
+    assert json.loads(paths.cert_keys.read_text())["loaded"] == paths.loaded.read_text().strip()
+
+    service.restart(signal.SIGKILL)  # a new agent (a new Reconciler) on the same state directory
+    deadline = time.monotonic() + 30
+    while reconciled_ok(service) < 1:  # its first resync adopted the running HAProxy
+        assert time.monotonic() < deadline, "the restarted agent never reconciled the LB"
+        time.sleep(0.05)
+    assert master(service, lb) == before  # adopted, not reloaded
+
+    renew_sni()
+    assert master(service, lb) == before  # live again: same reload counter, same worker

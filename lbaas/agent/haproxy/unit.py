@@ -10,6 +10,12 @@ every resync), the ``del server`` commands HAProxy refused while connections wer
 certificate swaps, which PEM file's content each store of the running HAProxy holds (a store keeps the
 name of the file it was loaded from; a new process forgets: it loaded every file under its own name).
 
+That last mapping is also on disk (``cert_keys.json``, 0600, replaced whole), with the ``loaded`` digest
+of the config it belongs to, so that an agent restarted after a live swap still renews live: ``observe``
+reads it back only when that digest is the loaded one (a stale file is ignored), and it is removed before
+anything makes HAProxy load its config anew (start, reload, restore), since a new process holds every file
+under its own name.
+
 ``haproxy.cfg`` is what was checked and swapped in; ``loaded`` is what the running HAProxy confirmed it
 runs. They differ after a reload failed, or the agent died between swap and reload: then the file is
 right and the process is not, and only a reload fixes it.
@@ -37,8 +43,10 @@ The plan (pure, ``HaproxyUnit.plan``):
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import logging
 import os
+import re
 import stat
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -91,6 +99,7 @@ class HaproxyRecord:
     in_ns: bool  # ... serving in the LB's namespace
     certs: frozenset[str] = frozenset()  # file names in certs/ (stray temporary files included)
     certs_private: bool = True  # certs/ is 0700 (or absent)
+    cert_keys: tuple[tuple[str, str], ...] | None = None  # cert_keys.json, when it is for the loaded config
 
     @property
     def running(self) -> bool:
@@ -225,9 +234,11 @@ class CheckLive(HaproxyStep):
 
 @dataclass(frozen=True)
 class KeepCertKeys(HaproxyStep):
-    """After a live certificate swap: which store holds each PEM file's content (where not its own)."""
+    """After a live change: which store holds each PEM file's content (where not its own), in memory and
+    in ``cert_keys.json`` for the config of digest ``loaded`` (none: the file is removed)."""
 
     keys: tuple[tuple[str, str], ...]
+    loaded: str = ""
 
 
 @dataclass(frozen=True)
@@ -267,7 +278,10 @@ class HaproxyUnit:
         if pid is None:
             pid = self.process.is_running(paths)
         certs, private = _observe_certs(paths.certs)
-        return HaproxyRecord(_read(paths.cfg, strip=False), _read(paths.loaded), pid, in_ns, certs, private)
+        loaded = _read(paths.loaded)
+        keys_text = read_file(paths.cert_keys) if loaded is not None else None
+        keys = parse_cert_keys(keys_text, loaded) if keys_text is not None and loaded is not None else None
+        return HaproxyRecord(_read(paths.cfg, strip=False), loaded, pid, in_ns, certs, private, keys)
 
     def stopped(self, record: HaproxyRecord) -> HaproxyRecord:
         return HaproxyRecord(record.cfg, record.loaded, None, False, record.certs, record.certs_private)
@@ -348,18 +362,25 @@ class HaproxyUnit:
             return None  # the running HAProxy did not load the file (and the PEM files it names)
         names = tuple(sorted(k[len(CERTS):] for k in view.rendered.files if k.startswith(CERTS)))
         pems = {k[len(CERTS):]: v for k, v in view.rendered.files.items() if k.startswith(CERTS)}
-        swap = plan_cert_swap(current, text, keys=mem.cert_keys, pems=pems,
+        # what this process remembers, else what the process before it wrote for this very loaded config
+        keys = mem.cert_keys or dict(rec.cert_keys or ())
+        loaded = config_digest(text, names)
+        swap = plan_cert_swap(current, text, keys=keys, pems=pems,
                               names={**sni_names(last), **sni_names(view.desired)})  # fmt: skip
         if swap is not None:
             if refused is not None:
                 return (Refuse(refused),)
-            return (Check(text), LiveApply(swap.commands), Swap(), MarkLoaded(text, names), KeepCertKeys(swap.keys))
+            return (Check(text), LiveApply(swap.commands), Swap(), MarkLoaded(text, names),
+                    KeepCertKeys(swap.keys, loaded))  # fmt: skip
         commands = plan_runtime(current, text)  # server lines only: the same PEM files as ``current``
         if not commands:
             return None
         if refused is not None:
             return (Refuse(refused),)
-        return (LiveApply(tuple(commands)), CheckLive(text), Swap(), MarkLoaded(text, names), KeepPendingDeletes())
+        # the stores are unchanged, the loaded digest is not: the mapping is kept for the new one
+        keep: tuple[Step, ...] = (KeepCertKeys(tuple(sorted(keys.items())), loaded),) if keys else ()
+        return (LiveApply(tuple(commands)), CheckLive(text), Swap(), MarkLoaded(text, names), *keep,
+                KeepPendingDeletes())  # fmt: skip
 
     # -------------------------------------------------------------- run
 
@@ -384,8 +405,10 @@ class HaproxyUnit:
             case SaveServerState():
                 self._save_state(paths)
             case Reload():
+                paths.cert_keys.unlink(missing_ok=True)  # the new worker loads every file under its name
                 p.reload(paths)
             case Start():
+                paths.cert_keys.unlink(missing_ok=True)
                 _align_saved_state(paths, _read(paths.cfg, strip=False))
                 p.ensure_running(paths, ns)
             case MarkLoaded(text=text, certs=certs):
@@ -396,7 +419,7 @@ class HaproxyUnit:
                 for name in names:
                     (paths.certs / name).unlink(missing_ok=True)
             case ForgetDeletes():
-                mem.new_process()
+                _new_process(paths, mem)
             case RetryDeletes():
                 self._retry_deletes(paths, mem)
             case Refuse(words=words):
@@ -408,11 +431,12 @@ class HaproxyUnit:
                     self._check(Check(text), ctx, mem)
                 except ConfigRejected:
                     self._save_state(paths)
+                    _new_process(paths, mem)
                     p.reload(paths)
-                    mem.new_process()
                     raise
-            case KeepCertKeys(keys=keys):
+            case KeepCertKeys(keys=keys, loaded=loaded):
                 mem.cert_keys = dict(keys)
+                _write_cert_keys(paths, loaded, keys)
             case KeepPendingDeletes():
                 mem.pending_deletes.update(ctx.scratch.get("haproxy.pending", ()))
             case _:
@@ -433,9 +457,9 @@ class HaproxyUnit:
         except ConfigRejected as exc:
             mem.refused = (step.text, exc.output)
             if step.restore is not None:
+                _new_process(ctx.paths, mem)
                 _align_saved_state(ctx.paths, step.restore)
                 self.process.ensure_running(ctx.paths, ctx.ns)
-                mem.new_process()
                 _mark_loaded(ctx.paths, step.restore, step.restore_certs)
             raise
         mem.refused = None
@@ -451,6 +475,7 @@ class HaproxyUnit:
         p, paths = self.process, ctx.paths
         p.stage(step.text, paths)
         p.swap(paths)
+        paths.cert_keys.unlink(missing_ok=True)
         _align_saved_state(paths, step.text)
         try:
             p.ensure_running(paths, ctx.ns)
@@ -487,6 +512,55 @@ class HaproxyUnit:
                 continue
             if answer in ("Server deleted.", "No such server."):
                 mem.pending_deletes.discard(command)
+
+
+def _new_process(paths: LbPaths, mem: HaproxyMemory) -> None:
+    """A new process (or worker) loads the config: nothing to delete, no store named after another file."""
+    mem.new_process()
+    paths.cert_keys.unlink(missing_ok=True)
+
+
+_STORE_PATH = re.compile(r'[^\s"\\$]+/[0-9a-f]{64}\.pem')  # as runtime_certs reads them from a config
+
+
+def cert_keys_json(loaded: str, keys: Iterable[tuple[str, str]]) -> str:
+    """``cert_keys.json``: the store of each PEM file (where not its own), for the config of digest ``loaded``."""
+    return json.dumps({"loaded": loaded, "keys": sorted([path, store] for path, store in keys)})
+
+
+def parse_cert_keys(text: str, loaded: str) -> tuple[tuple[str, str], ...] | None:
+    """The mapping in ``cert_keys.json`` if it was written for the config of digest ``loaded``; None when
+    it was not (stale: another config was loaded since) or does not parse as ours. The paths go into
+    runtime commands, so each must be a PEM path as the renderer writes them."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("loaded") != loaded or not isinstance(data.get("keys"), list):
+        return None
+    out = []
+    for pair in data["keys"]:
+        if not (isinstance(pair, list) and len(pair) == 2
+                and all(isinstance(x, str) and _STORE_PATH.fullmatch(x) for x in pair)):  # fmt: skip
+            return None
+        out.append((pair[0], pair[1]))
+    return tuple(sorted(out))
+
+
+def _write_cert_keys(paths: LbPaths, loaded: str, keys: tuple[tuple[str, str], ...]) -> None:
+    """``cert_keys.json`` replaced whole (0600, temporary file, fsync, rename); removed when there are none."""
+    if not keys:
+        paths.cert_keys.unlink(missing_ok=True)
+        return
+    tmp = paths.cert_keys.with_name("." + paths.cert_keys.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, cert_keys_json(loaded, keys).encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, paths.cert_keys)
 
 
 def _mark_loaded(paths: LbPaths, text: str, certs: Iterable[str] = ()) -> None:
@@ -541,5 +615,6 @@ def _write_pem_files(directory: Path, files: Mapping[str, str]) -> None:
 __all__ = [
     "Check", "CheckInBackground", "CheckLive", "FirstStart", "ForgetDeletes", "HaproxyMemory", "HaproxyRecord",
     "HaproxyUnit", "KeepCertKeys", "KeepPendingDeletes", "LiveApply", "MarkLoaded", "PruneCerts", "Refuse", "Reload",
-    "RetryDeletes", "SaveServerState", "Start", "Swap", "WriteCerts", "config_digest",
+    "RetryDeletes", "SaveServerState", "Start", "Swap", "WriteCerts", "cert_keys_json", "config_digest",
+    "parse_cert_keys",
 ]  # fmt: skip

@@ -5,6 +5,7 @@ Texts come from the real renderer; certificates are made on the fly (a renewal k
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,9 @@ from lbaas.agent.haproxy.unit import (
     SaveServerState,
     Swap,
     WriteCerts,
+    cert_keys_json,
     config_digest,
+    parse_cert_keys,
 )
 from lbaas.agent.haproxy.viewmodel import sni_names, tls_files
 from lbaas.agent.paths import LbPaths
@@ -198,7 +201,8 @@ def test_the_unit_plans_a_renewal_live_with_the_reload_as_fallback() -> None:
     p = UNIT.plan(view(old, new))
     assert not p.converged
     assert p.live == (WriteCerts((n_www2,), (WWW2.pem,)), Check(text), LiveApply(out.commands), Swap(),
-                      MarkLoaded(text, tuple(sorted((n_api, n_www2)))), KeepCertKeys(out.keys), PruneCerts((n_www,)))
+                      MarkLoaded(text, tuple(sorted((n_api, n_www2)))),
+                      KeepCertKeys(out.keys, config_digest(text, (n_api, n_www2))), PruneCerts((n_www,)))
     assert p.pre == (WriteCerts((n_www2,), (WWW2.pem,)), CheckInBackground(text))
     assert p.post == (Check(text, background=True), Swap(), SaveServerState(), Reload(), ForgetDeletes(),
                       MarkLoaded(text, tuple(sorted((n_api, n_www2)))), Adopt(False), PruneCerts((n_www,)))  # fmt: skip
@@ -260,3 +264,88 @@ def test_a_new_agent_process_reloads_for_a_renewal_it_did_not_see_start(w: World
     w.reset_calls()
     assert w.rec.reconcile(LB).ok
     assert w.verbs() == ["check", "swap", "reload"]
+
+
+# ---------------------------------------------------------------------------------------------- after an agent restart
+
+
+def test_the_store_mapping_file_is_read_back_only_for_the_config_it_was_written_for() -> None:
+    keys = ((path(WWW2), path(WWW)), (path(API2), path(API)))
+    text = cert_keys_json("d1", keys)
+    assert parse_cert_keys(text, "d1") == tuple(sorted(keys))
+    assert parse_cert_keys(text, "d2") is None  # another config was loaded since: stale, ignored
+    for bad in ("", "[]", "{", '{"loaded": "d1"}', '{"loaded": "d1", "keys": [["a", "b"]]}',
+                '{"loaded": "d1", "keys": [["' + path(WWW) + '\\nshow info", "' + path(API) + '"]]}',
+                '{"loaded": "d1", "keys": [["' + path(WWW) + '"]]}'):  # fmt: skip
+        assert parse_cert_keys(bad, "d1") is None, bad  # the paths go into runtime commands
+
+
+def test_the_plan_uses_the_mapping_on_disk_when_this_process_has_none() -> None:
+    """A new agent process (empty memory) that adopted the LB: the record's mapping names the stores."""
+    old, new = https(WWW2), https(WWW3, generation=2)
+    v = view(old, new)
+    assert isinstance(v.record, HaproxyRecord)
+    on_disk = dataclasses.replace(v.record, cert_keys=((path(WWW2), path(WWW)),))
+
+    def first_set(record: HaproxyRecord) -> str:
+        plan = UNIT.plan(UnitView(v.desired, v.rendered, record, None, v.applied))
+        (live,) = [s for s in plan.live or () if isinstance(s, LiveApply)]
+        return live.commands[0].text
+
+    assert first_set(on_disk) == f"set ssl cert {path(WWW)}"  # the store named after the first file
+    assert first_set(v.record) == f"set ssl cert {path(WWW2)}"  # none on disk: the file's own name
+
+
+def test_a_restarted_agent_renews_live_into_the_stores_the_last_one_named(w: World) -> None:  # noqa: F811
+    w.haproxy.live_runtime = True
+    w.set(https(WWW, (API,)))
+    assert w.rec.reconcile(LB).ok
+
+    def at(x: TlsCertSpec) -> str:
+        return str(w.paths.certs / path(x).rsplit("/", 1)[1])
+
+    w.set(https(WWW2, (API,), generation=2))
+    assert w.rec.reconcile(LB).ok
+    keys_file = w.paths.cert_keys
+    assert keys_file.stat().st_mode & 0o777 == 0o600
+    assert parse_cert_keys(keys_file.read_text(), w.paths.loaded.read_text().strip()) == ((at(WWW2), at(WWW)),)
+
+    # a member added live: the loaded digest moves, the mapping follows it
+    w.set(https(WWW2, (API,), generation=3, members=3))
+    w.reset_calls()
+    assert w.rec.reconcile(LB).ok and "reload" not in w.verbs()
+    assert parse_cert_keys(keys_file.read_text(), w.paths.loaded.read_text().strip()) == ((at(WWW2), at(WWW)),)
+
+    w.new_agent()
+    w.reset_calls()
+    assert w.rec.reconcile(LB).ok and w.verbs() == []  # adopted, untouched
+    log = w.haproxy.lbs[w.paths].runtime_log
+    log.clear()
+    w.set(https(WWW3, (API,), generation=4, members=3))
+    assert w.rec.reconcile(LB).ok
+    assert w.verbs() == ["check", "swap"]  # live: no reload
+    assert [line.split(" <<")[0] for line in log] == [f"set ssl cert {at(WWW)}", f"commit ssl cert {at(WWW)}"]
+    assert parse_cert_keys(keys_file.read_text(), w.paths.loaded.read_text().strip()) == ((at(WWW3), at(WWW)),)
+
+    # a reload: the new worker holds every file under its own name; the file goes before it reloads
+    w.set(https(WWW3, (API,), generation=5, members=3, tls_versions=("TLSv1.3",)))
+    w.reset_calls()
+    assert w.rec.reconcile(LB).ok and "reload" in w.verbs()
+    assert not keys_file.exists()
+
+
+def test_a_stale_mapping_file_is_ignored(w: World) -> None:  # noqa: F811
+    w.haproxy.live_runtime = True
+    w.set(https(WWW))
+    assert w.rec.reconcile(LB).ok
+    w.set(https(WWW2, generation=2))
+    assert w.rec.reconcile(LB).ok
+    at_www2 = str(w.paths.certs / path(WWW2).rsplit("/", 1)[1])
+    w.paths.cert_keys.write_text(cert_keys_json("0" * 64, ((at_www2, "/elsewhere/" + "1" * 64 + ".pem"),)))
+    w.new_agent()
+    assert w.rec.reconcile(LB).ok
+    log = w.haproxy.lbs[w.paths].runtime_log
+    log.clear()
+    w.set(https(WWW3, generation=3))
+    assert w.rec.reconcile(LB).ok
+    assert log[0].startswith(f"set ssl cert {at_www2} <<")  # the file's own name: the mapping was not used
