@@ -591,16 +591,16 @@ def check_consistency(
                 pairs[lb.id] = {state_dirs[h] for h in bound}
             else:
                 host = hosts.get(lb.agent_id) if lb.agent_id else None
+                if lb.topology == "ACTIVE_STANDBY":
+                    problems.append(f"LB {lb.id} is ACTIVE_STANDBY: its instances are not checked against the DB "
+                                    "(no instances hook)")  # fmt: skip
                 if host not in state_dirs:
                     problems.append(f"LB {lb.id} is bound to {host!r}, not to one of the agents checked")
                     continue
                 bound = [host]
                 found_here, facts = _check_lb(lb, views[host], links[views[host].host_ns], host)
                 problems += found_here
-                if lb.topology == "ACTIVE_STANDBY":
-                    problems.append(f"LB {lb.id} is ACTIVE_STANDBY: its instances are not checked against the DB "
-                                    "(no instances hook)")  # fmt: skip
-                elif facts is not None:
+                if facts is not None and lb.topology != "ACTIVE_STANDBY":
                     problems.append(f"LB {lb.id} is {lb.topology} in the DB but runs keepalived on {host}")
             for other, d in state_dirs.items():
                 if other not in bound and LbPaths(d, lb.id).directory.exists():

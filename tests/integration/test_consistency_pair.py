@@ -1,9 +1,12 @@
 """``lbaas.tools.consistency`` on a real ACTIVE_STANDBY pair: two instances of one LB, each run by its own
-``Reconciler`` (as two agents would), on one bridge. No DB: the LB's rows are built in memory.
+``Reconciler`` (as two agents would), on one bridge, and the LB's rows in a SQLite database of the test's
+own (the amphora rows as the control plane keeps them for a pair: one per instance, each bound to its agent).
 
 A converged pair is consistent, per instance (``check_lb_on``: plumbing of its vrrp port, keepalived
 running from a conf that names the VIP and the track file, track 0, HAProxy's cfg, loaded digest, master
-and runtime servers) and together (``check_pair``: exactly one VIP holder, peers naming each other).
+and runtime servers) and together (``check_pair``: exactly one VIP holder, peers naming each other);
+``check_consistency`` with an ``instances`` hook over the amphora rows finds nothing wrong, and without
+one says the pair was not checked against the DB.
 Then the BACKUP's keepalived is killed: reported; the VIP added on the BACKUP too: two holders, reported.
 
 Names: namespaces ``lbf-a<tok>-*``/``lbf-b<tok>-*``, links ``lbf?<tok>*`` (bridge ``lbfb``, veths ``lbft``,
@@ -27,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, create_engine, select
+from sqlalchemy.orm import Session
 
 from lbaas.agent.haproxy.process import MasterWorkerHaproxy
 from lbaas.agent.hosts import kill_namespace_processes
@@ -37,6 +42,7 @@ from lbaas.agent.netns.base import Naming
 from lbaas.agent.netns.pyroute2_plumber import Pyroute2Plumber
 from lbaas.agent.reconciler import AgentConfig, Reconciler
 from lbaas.db import models as m
+from lbaas.db.base import Base
 from lbaas.domain.spec import (
     ListenerSpec,
     LoadBalancerSpec,
@@ -46,7 +52,7 @@ from lbaas.domain.spec import (
     VrrpPeerSpec,
     VrrpSpec,
 )
-from lbaas.tools.consistency import AgentView, check_lb_on, check_pair, judge_pair
+from lbaas.tools.consistency import AgentView, DbInstance, check_consistency, check_lb_on, check_pair, judge_pair
 
 pytestmark = [pytest.mark.netns,
               pytest.mark.skipif(shutil.which("keepalived") is None, reason="needs keepalived")]  # fmt: skip
@@ -125,13 +131,35 @@ def the_spec() -> LoadBalancerSpec:
     )  # fmt: skip
 
 
-def rows_of(spec: LoadBalancerSpec) -> m.LoadBalancer:
-    """The DB rows of ``spec``, in memory (what the check reads of an LB: VIP, listeners, pools, members)."""
-    pool = m.Pool(id="pool-a", members=[m.Member(id="member-0", address=f"{NET}.21", protocol_port=80)])
-    listener = m.Listener(id="listener-80", protocol="HTTP", protocol_port=80, admin_state_up=True,
-                          default_pool=pool, l7policies=[])  # fmt: skip
-    return m.LoadBalancer(id=spec.id, admin_state_up=True, topology="ACTIVE_STANDBY", vip_address=VIP,
-                          vip_port_id=spec.vip.port_id, vip_network_id=spec.vip.network_id, listeners=[listener])  # fmt: skip
+def store(engine: Engine, spec: LoadBalancerSpec, instances: dict[str, VrrpSpec]) -> None:
+    """The rows of ``spec`` as the control plane keeps them: the LB (ACTIVE_STANDBY), its listener, pool and
+    member, one agent per host and one amphora row per instance bound to it (role, vrrp address and port)."""
+    Base.metadata.create_all(engine)
+    active = {"project_id": "project-f", "provisioning_status": "ACTIVE", "operating_status": "ONLINE"}
+    with Session(engine) as s:
+        s.add(m.LoadBalancer(id=spec.id, topology="ACTIVE_STANDBY", vip_address=VIP, vip_port_id=spec.vip.port_id,
+                             vip_network_id=spec.vip.network_id, vip_subnet_id=spec.vip.subnet_id, **active))
+        s.flush()
+        s.add(m.Pool(id="pool-a", loadbalancer_id=spec.id, protocol="HTTP", lb_algorithm="ROUND_ROBIN", **active))
+        s.flush()
+        s.add(m.Member(id="member-0", pool_id="pool-a", address=f"{NET}.21", protocol_port=80, **active))
+        s.add(m.Listener(id="listener-80", loadbalancer_id=spec.id, protocol="HTTP", protocol_port=80,
+                         default_pool_id="pool-a", **active))
+        for host, v in instances.items():
+            s.add(m.Agent(id=f"agent-{host}", host=host))
+            s.flush()
+            s.add(m.Amphora(id=v.amphora_id, loadbalancer_id=spec.id, agent_id=f"agent-{host}", role=v.role,
+                            status="ALLOCATED", vrrp_ip=v.address, vrrp_port_id=v.port_id))
+        s.commit()  # fmt: skip
+
+
+def amphora_instances(s: Session, lb: m.LoadBalancer) -> list[DbInstance] | None:
+    """The DB half as the control plane would plug it: a pair's MASTER/BACKUP amphora rows."""
+    if lb.topology != "ACTIVE_STANDBY":
+        return None
+    amps = s.scalars(select(m.Amphora).where(m.Amphora.loadbalancer_id == lb.id,
+                                             m.Amphora.role.in_(("MASTER", "BACKUP")))).all()  # fmt: skip
+    return [DbInstance(a.id, a.agent_id, a.vrrp_ip, a.vrrp_port_id) for a in amps]
 
 
 def build(name: str, spec: LoadBalancerSpec, vrrp: VrrpSpec, root: Path) -> Instance:
@@ -180,6 +208,7 @@ def pair() -> Iterator[tuple[Instance, Instance]]:
                       port_id=new_id(), mac_address=mac(), peers=(VrrpPeerSpec(amphora_id=amp_a, address=f"{NET}.11"),))  # fmt: skip
         made.append(build("a", spec, va, root))
         made.append(build("b", spec, vb, root))
+        store(create_engine(f"sqlite:///{root}/lbaas.sqlite"), spec, {"a": va, "b": vb})
         yield made[0], made[1]
     finally:
         problems = []
@@ -211,14 +240,27 @@ def test_a_converged_pair_is_consistent_and_a_broken_one_is_reported(pair: tuple
     wait_until("a holds the VIP", a.holds_vip)
     agents = {"a": a.view, "b": b.view}
     wait_until("both tracks say 0", lambda: not check_pair(lb_id, VIP, agents))
-    lb = rows_of(a.spec)
+    engine = create_engine(f"sqlite:///{a.view.state_dir.parent}/lbaas.sqlite")
     found = []
-    for host, view in agents.items():
-        problems, facts = check_lb_on(lb, view, host)
-        assert problems == [], problems
-        assert facts is not None
-        found.append(facts)
+    with Session(engine) as s:
+        lb = s.get(m.LoadBalancer, lb_id)
+        assert lb is not None
+        for host, view in agents.items():
+            problems, facts = check_lb_on(lb, view, host)
+            assert problems == [], problems
+            assert facts is not None
+            found.append(facts)
     assert judge_pair(lb_id, VIP, found) == []
+    assert check_consistency(engine, agents, instances=amphora_instances) == []
+    unwired = check_consistency(engine, agents)  # the default: no DB half for pairs
+    assert f"LB {lb_id} is ACTIVE_STANDBY: its instances are not checked against the DB (no instances hook)" in unwired
+    # the DB says another vrrp address for b's instance: said
+    with Session(engine) as s:
+        amp = s.scalars(select(m.Amphora).where(m.Amphora.agent_id == "agent-b")).one()
+        amp.vrrp_ip = f"{NET}.99"
+        s.commit()
+    problems = check_consistency(engine, agents, instances=amphora_instances)
+    assert len(problems) == 1 and "is not the DB's vrrp_ip 10.231.247.99" in problems[0], problems
     assert [f.holds(VIP) for f in found] == [True, False]
     assert not b.holds_vip()
 
