@@ -8,7 +8,7 @@
 * each agent's state directory (``<state_dir>/lb/<id>/``): exactly the LBs bound to that agent, each
   with a ``haproxy.cfg`` that holds exactly the DB's frontends (listener id, VIP:port), backends
   (``<pool>:<listener>``) and servers (member id, address:port), and a ``loaded`` digest that
-  matches it (the running HAProxy confirmed this very text);
+  matches it (the running HAProxy confirmed this very text, and the PEM files it names);
 * the kernel: namespace ``qlbaas-<id>`` exists for each LB, its VIP interface holds the VIP address,
   and the host end of its veth is up and enslaved to its network's bridge; the HAProxy master from the pid file is
   alive, is ours (``-f`` this cfg) and lives in that namespace; its runtime view (``show servers
@@ -24,8 +24,9 @@ address (``unicast_src_ip``), the conf names the VIP (``virtual_ipaddress``) and
 runs from that conf inside the namespace, and the track file says 0 (HAProxy vouched for: a quiet system has no
 FAULT). Across the instances of one LB that are visible (``judge_pair``): exactly one holds the VIP, each names
 the other's address as its unicast peer, and both use one virtual router id. The HAProxy checks (cfg, loaded
-digest, master, runtime servers) are the same as for a SINGLE LB, per instance. ``check_pair`` runs all of it
-for one LB from state directories alone (no DB), for data-plane tests.
+digest, master, runtime servers) are the same as for a SINGLE LB, per instance. A SINGLE LB with a
+keepalived.conf is a problem. ``check_pair`` runs the keepalived side for one LB from state directories alone
+(no DB), and ``check_lb_on`` everything for one LB on one agent, for data-plane tests.
 
 The DB half of pairs (which agents the two instances are bound to, their vrrp addresses and ports) is the
 ``instances`` hook of ``check_consistency`` (see ``DbInstance``): the default, ``lb_binding_only``, knows no
