@@ -412,6 +412,7 @@ class FloorLb:
     tls_crts: tuple[str, ...] = ()  # PEM files: a TLS frontend each on 443, 444, …
     log_target: str = ""  # with log_format: every TLS frontend logs each request there (as ours do)
     log_format: str = ""  # a log-format argument as HAProxy reads it (quoted)
+    log_format_tcp: str = ""  # with log_target: the TCP frontend logs each connection with this one
 
     @property
     def ns(self) -> str:
@@ -428,7 +429,7 @@ class FloorLb:
                 "CHECK": "1" if self.check else "0", "TCP_PORT": str(self.tcp_port or ""),
                 "CLASSIC": "1" if self.classic else "0", "BALANCE": self.balance,
                 "TLS_CRTS": " ".join(self.tls_crts), "LOG_TARGET": self.log_target,
-                "LOG_FORMAT": self.log_format}  # fmt: skip
+                "LOG_FORMAT": self.log_format, "LOG_FORMAT_TCP": self.log_format_tcp}  # fmt: skip
 
     def _script(self, script: str, action: str) -> None:
         r = subprocess.run(["sh", str(FLOOR_DIR / script), action], env=self.env(), capture_output=True,

@@ -1,7 +1,8 @@
 # Sourced by provision.sh and reload.sh: writes the hand-made HAProxy config for the floor.
 # Parameters (environment): VIP, DIR, MEMBERS ("ip:port:weight ..."), CHECK (1 = HTTP health check),
-# TLS_CRTS (PEM files: a TLS frontend on 443, 444, …), LOG_TARGET and LOG_FORMAT (both set: the TLS frontends
-# log each request with that log-format to that syslog target, as ours do), TCP_PORT (empty = no TCP listener; else a TCP listener there to the same members), BALANCE, CLASSIC
+# TLS_CRTS (PEM files: a TLS frontend on 443, 444, …), LOG_TARGET and LOG_FORMAT (both set: the HTTP and TLS
+# frontends log each request with that log-format to that syslog target, as ours do; LOG_FORMAT_TCP likewise for
+# the TCP frontend), TCP_PORT (empty = no TCP listener; else a TCP listener there to the same members), BALANCE, CLASSIC
 # (1 = the neutron-lbaas style daemon restarted with -sf; 0 = master-worker, reloaded through the master).
 # The HTTP backend adds X-Forwarded-For: one-arm mode hides the client's address from the members, so a
 # hand-written one-arm HTTP balancer must add it too to do the same work as ours (it costs a few % of
@@ -27,6 +28,11 @@ frontend fe_http
     mode http
     bind $VIP:80
     default_backend be_http
+CFG
+    if [ -n "${LOG_TARGET:-}" ] && [ -n "${LOG_FORMAT:-}" ]; then
+        printf '    log global\n    log-format %s\n' "$LOG_FORMAT"
+    fi
+    cat <<CFG
 backend be_http
     mode http
     balance ${BALANCE:-roundrobin}
@@ -57,6 +63,9 @@ CFG
     done
     if [ -n "${TCP_PORT:-}" ]; then
         printf 'frontend fe_tcp\n    mode tcp\n    bind %s:%s\n    default_backend be_tcp\n' "$VIP" "$TCP_PORT"
+        if [ -n "${LOG_TARGET:-}" ] && [ -n "${LOG_FORMAT_TCP:-}" ]; then
+            printf '    log global\n    log-format %s\n' "$LOG_FORMAT_TCP"
+        fi
         printf 'backend be_tcp\n    mode tcp\n    balance %s\n' "${BALANCE:-roundrobin}"
         i=0
         for m in $MEMBERS; do
