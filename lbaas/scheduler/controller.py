@@ -128,6 +128,7 @@ class Controller:
         self._clock = clock
         self._open_until = 0.0  # monotonic time until which the breaker stays open after recovery
         self._stop = threading.Event()
+        self._witnessed: set[str] = set()
         self.failovers = 0  # LBs moved off a dead agent by this controller (the service metrics read it)
 
     @property
@@ -200,6 +201,10 @@ class Controller:
                     nudges.setdefault(hosts[agent_id], set()).add(im.lb_id)
         for host, ids in nudges.items():
             self._nudger.publish(host, ids)
+        for lb_id in set(p.witnessed) - self._witnessed:
+            log.warning("LB %s: an instance's agent is dead but its peer still hears it (measured BACKUP): "
+                        "not rebuilt while it holds the VIP", lb_id)
+        self._witnessed = set(p.witnessed)
         if p.unplaceable:
             log.warning("no live enabled agent for %d LBs (e.g. %s); retrying", len(p.unplaceable), p.unplaceable[0])
         return p

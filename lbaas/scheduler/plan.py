@@ -10,7 +10,12 @@ ACTIVE_STANDBY LBs are placed per instance (``InstanceView``, see ``plan_pairs``
     both instances unbound         → place both on two different agents (anti-affinity), or neither
     one unbound (the other placed) → place it on an agent other than its peer's
     one on a DEAD agent            → a new record elsewhere (not the peer's agent); the survivor is left
-                                     alone and keeps the VIP; the circuit breaker applies
+                                     alone and keeps the VIP; the circuit breaker applies. Not while
+                                     the survivor is measured BACKUP: it still hears the other's VRRP
+                                     adverts over the data plane, so that instance runs and holds the
+                                     VIP (its agent is only cut from the API); a rebuild would make a
+                                     second VIP owner. The survivor turns MASTER when the other really
+                                     stops, and then the rebuild goes ahead.
     marked for replacement         → (LB or amphora failover, drain) one instance of a pair at a time,
                                      only while every other instance of the pair runs
 
@@ -72,6 +77,7 @@ class Plan:
     instance_moves: list[InstanceMove] = field(default_factory=list)
     unplaceable: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)  # on dead agents, kept there by the open breaker
+    witnessed: list[str] = field(default_factory=list)  # pairs whose "dead" instance the survivor still hears
     breaker: Breaker | None = None
 
 
@@ -186,6 +192,10 @@ def plan_pairs(
                 take(choice)
             continue
         if dead:
+            alive_peers = [i for i in pair if i not in dead and bound(i)]
+            if any(i.vrrp_state == "BACKUP" for i in alive_peers):
+                out.witnessed.append(lb_id)
+                continue
             if tripped:
                 out.held.append(lb_id)
                 continue

@@ -314,8 +314,12 @@ def test_dead_agent_moves_only_its_instance(client: TestClient, database: Databa
     third = ({"a", "b", "c"} - {hm, hb}).pop()
     gen = lb_row(database, lb_id).generation
     applied(client, hm, lb_id, gen), applied(client, hb, lb_id, gen)
+    report(client, hb, lb_id, before["BACKUP"].id, 1, "BACKUP", True)
     with database.write() as s:  # the MASTER's agent goes silent
         s.execute(update(m.Agent).where(m.Agent.host == hm).values(last_heartbeat=dt.datetime(2020, 1, 1)))
+    p = controller.tick()  # the BACKUP still hears the MASTER (a partition from the API only): no rebuild
+    assert p.instance_moves == [] and p.witnessed == [lb_id]
+    report(client, hb, lb_id, before["BACKUP"].id, 1, "MASTER", True)  # it took the VIP: the MASTER is gone
     p = controller.tick()
     assert [mv.failover for mv in p.instance_moves] == [True]
     after = amps(database, lb_id)

@@ -20,11 +20,13 @@ def agent(host: str, *, silent: float | None = 0.5, az: str | None = None, up: b
 
 
 def pair(m: str | None, b: str | None, *, zone: str | None = None, replace: tuple[str, ...] = (),
-         running: bool = True, master_state: str | None = None) -> list[InstanceView]:  # fmt: skip
+         running: bool = True, master_state: str | None = None, backup_state: str | None = None,
+         ) -> list[InstanceView]:  # fmt: skip
     return [
         InstanceView("m", "lb", "MASTER", m, 1 if m else 0, zone, "MASTER" in replace, running and m is not None,
                      master_state),
-        InstanceView("b", "lb", "BACKUP", b, 1 if b else 0, zone, "BACKUP" in replace, running and b is not None),
+        InstanceView("b", "lb", "BACKUP", b, 1 if b else 0, zone, "BACKUP" in replace, running and b is not None,
+                     backup_state),
     ]  # fmt: skip
 
 
@@ -116,3 +118,15 @@ def test_loads_spread_pairs() -> None:
     ]  # fmt: skip
     p = plan([], [agent("h1"), agent("h2"), agent("h3"), agent("h4")], NOW, T, max_dead_share=0.5, instances=insts)
     assert len({mv.to_agent_id for mv in p.instance_moves}) == 4
+
+
+@pytest.mark.parametrize(("backup_state", "moved"), [(None, True), ("MASTER", True), ("FAULT", True), ("UNKNOWN", True),
+                                                     ("BACKUP", False)])  # fmt: skip
+def test_survivor_measured_backup_witnesses_the_dead_instance(backup_state: str | None, moved: bool) -> None:
+    """The MASTER's agent is silent but the BACKUP still hears its adverts (a partition from the API, not
+    from the peer): no rebuild, which would make a second VIP owner. Once the BACKUP takes the VIP
+    (MASTER) or is in trouble, the lost one is rebuilt."""
+    p = plan([], [agent("h1", silent=10), agent("h2"), agent("h3")], NOW, T, max_dead_share=0.5,
+             instances=pair("h1", "h2", backup_state=backup_state))  # fmt: skip
+    assert bool(p.instance_moves) is moved
+    assert p.witnessed == ([] if moved else ["lb"])
