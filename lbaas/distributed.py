@@ -178,6 +178,7 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
     """An agent on this host. ``fake_dataplane`` keeps HAProxy and namespaces in memory (tests only)."""
     from lbaas.agent import accesslog
     from lbaas.agent.haproxy.process import FakeHaproxyProcess, HaproxyProcess, MasterWorkerHaproxy
+    from lbaas.agent.keepalived.pair import pair_parts
     from lbaas.agent.netns.base import Plumber
     from lbaas.agent.netns.fake import FakePlumber
     from lbaas.agent.observe import Observer
@@ -214,6 +215,7 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
         from lbaas.agent.netns.pyroute2_plumber import Pyroute2Plumber
 
         plumber, haproxy = Pyroute2Plumber(), MasterWorkerHaproxy(settings.haproxy_bin)
+    pair = pair_parts(plumber, haproxy, fake=fake_dataplane)  # ACTIVE_STANDBY: keepalived, track files, states
     reconciler = Reconciler(
         config=AgentConfig(
             state_dir=settings.state_dir,
@@ -229,12 +231,14 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
         reporter=reporter,
         plumber=plumber,
         haproxy=haproxy,
+        units=[pair.unit],
     )
+    observer = Observer(reconciler, reporter, instances=pair.probe, instance_refresh=settings.resync_interval)
     agent = Agent(
         reconciler,
         resync_interval=settings.resync_interval,
         observe_interval=settings.stats_interval,
-        observer=Observer(reconciler, reporter).observe,
+        observer=observer.observe,
         heartbeat=source.heartbeat,
         heartbeat_interval=settings.heartbeat_interval,
     )
@@ -245,6 +249,7 @@ def run_agent(settings: Settings, *, endpoint: str, fake_dataplane: bool = False
     stop = _until_signal()
     metrics = ServiceMetrics()
     metrics.watch_queue(agent.queue)
+    pair.connect(agent.nudge)
     agent.start()
     consumer = None
     if settings.amqp_url:

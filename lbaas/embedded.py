@@ -31,6 +31,7 @@ def start_agent(
     """The in-process agent for the haproxy provider (needs root, haproxy and iproute2)."""
     from lbaas.agent import accesslog
     from lbaas.agent.haproxy.process import MasterWorkerHaproxy
+    from lbaas.agent.keepalived.pair import pair_parts
     from lbaas.agent.netns.pyroute2_plumber import Pyroute2Plumber
     from lbaas.agent.observe import Observer
     from lbaas.agent.reconciler import AgentConfig, Reconciler
@@ -53,6 +54,8 @@ def start_agent(
     logs = accesslog.from_settings(settings, project_of)
     logs.start()
     atexit.register(logs.stop)  # remove the sockets; a restarted agent binds them again on its first resync
+    plumber, haproxy = Pyroute2Plumber(), MasterWorkerHaproxy(settings.haproxy_bin)
+    pair = pair_parts(plumber, haproxy)  # ACTIVE_STANDBY: keepalived, the track files, instance states
     reconciler = Reconciler(
         config=AgentConfig(
             state_dir=settings.state_dir,
@@ -66,10 +69,11 @@ def start_agent(
         ),
         source=source,
         reporter=reporter,
-        plumber=Pyroute2Plumber(),
-        haproxy=MasterWorkerHaproxy(settings.haproxy_bin),
+        plumber=plumber,
+        haproxy=haproxy,
+        units=[pair.unit],
     )
-    observer = Observer(reconciler, reporter)
+    observer = Observer(reconciler, reporter, instances=pair.probe, instance_refresh=settings.resync_interval)
     agent = Agent(
         reconciler,
         resync_interval=settings.resync_interval,
@@ -81,6 +85,7 @@ def start_agent(
     if metrics is not None:
         metrics.watch_queue(agent.queue)
     provider.connect(agent.nudge)
+    pair.connect(agent.nudge)
     agent.start()
     return agent
 

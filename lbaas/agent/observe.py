@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +31,7 @@ from lbaas.agent.haproxy.stats import (
     stat_signature,
     worker_identity,
 )
+from lbaas.agent.keepalived.state import InstanceProbe
 from lbaas.agent.paths import LbPaths
 from lbaas.agent.reporter import GAUGES, StatusReporter
 from lbaas.domain.spec import LoadBalancerSpec
@@ -127,9 +129,16 @@ class AppliedState(Protocol):
 
 
 class Observer:
-    def __init__(self, reconciler: AppliedState, reporter: StatusReporter) -> None:
+    def __init__(self, reconciler: AppliedState, reporter: StatusReporter, *, instances: InstanceProbe | None = None,
+                 instance_refresh: float = 30.0) -> None:  # fmt: skip
+        """``instances``: measures this agent's instance of each ACTIVE_STANDBY LB (reported on change, and
+        again every ``instance_refresh`` seconds: the resync interval)."""
         self._reconciler = reconciler
         self._reporter = reporter
+        self._instances = instances
+        self._instance_refresh = instance_refresh
+        # lb_id → ((amphora id, epoch, vrrp state, healthy), when reported)
+        self._instance: dict[str, tuple[tuple[str, int, str, bool], float]] = {}
         self._statuses: dict[str, dict[str, str]] = {}
         self._counters: dict[str, Baseline] = {}
         # lb_id → (generation, worker, stat signature) last processed: an idle LB is one socket round
@@ -143,8 +152,11 @@ class Observer:
             self._statuses.pop(lb_id, None)
             self._counters.pop(lb_id, None)
             self._seen.pop(lb_id, None)
+            self._instance.pop(lb_id, None)
             return True  # nothing applied here (yet): the reconciler owns this case
         paths = self._reconciler.paths(lb_id)
+        if spec.vrrp is not None and self._instances is not None:
+            self._report_instance(spec, paths)
         haproxy = self._reconciler.haproxy
         if haproxy.is_running(paths) is None:
             return False
@@ -167,6 +179,18 @@ class Observer:
         self._report_counters(lb_id, paths.directory / BASELINE_FILE, worker, counters)
         self._seen[lb_id] = seen  # only once everything was reported: a failed report is retried next tick
         return True
+
+    def _report_instance(self, spec: LoadBalancerSpec, paths: LbPaths) -> None:
+        assert spec.vrrp is not None and self._instances is not None
+        state = self._instances.measure(spec, paths)
+        key = (spec.vrrp.amphora_id, spec.binding_epoch, state.vrrp_state, state.healthy)
+        last = self._instance.get(spec.id)
+        now = time.monotonic()
+        if last is not None and last[0] == key and now - last[1] < self._instance_refresh:
+            return
+        self._reporter.instance(spec.id, spec.vrrp.amphora_id, epoch=spec.binding_epoch,
+                                vrrp_state=state.vrrp_state, healthy=state.healthy)  # fmt: skip
+        self._instance[spec.id] = (key, now)  # only once reported: a failed report is retried next tick
 
     def _report_counters(
         self, lb_id: str, baseline_path: Path, worker: str | None, current: dict[str, ListenerCounters]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from lbaas.agent.netns.base import NetworkPlug, PortPlug
@@ -30,7 +30,22 @@ def digest(text: str) -> str:
 
 
 def plug_digest(ns: str, plug: PortPlug) -> str:
+    if plug.foreign:  # an instance of a pair (its VIP is keepalived's); a SINGLE LB's digest is unchanged
+        return digest(f"{ns}\n{plug!r}\nforeign={plug.foreign!r}")
     return digest(f"{ns}\n{plug!r}")
+
+
+def port_plug(desired: LoadBalancerSpec) -> PortPlug:
+    """The port this host plugs for the LB. SINGLE: the VIP port, with the VIP. An instance of an
+    ACTIVE_STANDBY pair (``desired.vrrp``): its own vrrp port (MAC) and address, in the VIP's subnet (same
+    prefix length, gateway and host routes, so routes work from the instance's address); the VIP is
+    ``foreign``: keepalived adds it on the MASTER and removes it, the plumber never touches it."""
+    plug = PortPlug.from_vip(desired.vip)
+    vrrp = desired.vrrp
+    if vrrp is None:
+        return plug
+    return replace(plug, port_id=vrrp.port_id, mac_address=vrrp.mac_address,
+                   addresses=((vrrp.address, desired.vip.prefixlen),), foreign=plug.addresses)  # fmt: skip
 
 
 def network_plug(vip: VipSpec) -> NetworkPlug:
@@ -179,8 +194,8 @@ def plan_ensure(
     plug: PortPlug | None = None,
 ) -> Plan:
     """The steps that converge the host to ``desired``; ``units`` are those ``rendered`` has files for.
-    ``plug``: ``PortPlug.from_vip(desired.vip)`` when the caller has it already (it is not free)."""
-    plug = plug if plug is not None else PortPlug.from_vip(desired.vip)
+    ``plug``: ``port_plug(desired)`` when the caller has it already (it is not free)."""
+    plug = plug if plug is not None else port_plug(desired)
     plugged = plug_digest(ns, plug)
     steps: list[Step] = []
     known_epoch = memory.epoch if memory.epoch is not None else record.epoch
@@ -235,10 +250,11 @@ def plan_teardown(
     steps: list[Step] = [StopUnit(u.name) for u in units]
     steps.append(RemoveNamespace(ns))
     if network is not None:
-        if last is not None and desired is None:
+        if last is not None and desired is None and last.vrrp is None:
             # We served it until now and it is no longer ours (failed over while we were cut off): our
             # traffic taught the switches its MAC is here; make the new owner answer (and so re-teach
-            # them) instead of waiting for ARP entries to expire.
+            # them) instead of waiting for ARP entries to expire. Not for an instance of a pair: the VIP
+            # is the other instance's (VRRP moved it, with gratuitous ARP), and our port has its own MAC.
             steps.append(Solicit(network, tuple(ip for ip, _ in PortPlug.from_vip(last.vip).addresses)))
         steps.append(ReleaseBridge(network))
     if record.directory:
@@ -249,5 +265,5 @@ def plan_teardown(
 __all__ = [
     "Adopt", "ForgetPlumbing", "HostRecord", "LbMemory", "MarkVerified", "Plan", "Plumb", "RecordNetwork",
     "ReleaseBridge", "RemoveDirectory", "RemoveNamespace", "SetApplied", "Solicit", "StopUnit", "StoreEpoch",
-    "digest", "network_json", "network_plug", "plan_ensure", "plan_teardown", "plug_digest",
+    "digest", "network_json", "network_plug", "plan_ensure", "plan_teardown", "plug_digest", "port_plug",
 ]  # fmt: skip

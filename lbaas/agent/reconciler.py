@@ -31,9 +31,9 @@ from lbaas.agent.haproxy.options import RenderOptions
 from lbaas.agent.haproxy.process import ConfigRejected, HaproxyProcess
 from lbaas.agent.haproxy.server_state import align_admin_state
 from lbaas.agent.haproxy.unit import DELETE_RETRY_S, HaproxyUnit
-from lbaas.agent.netns.base import Plumber, PortPlug, ns_name
+from lbaas.agent.netns.base import Plumber
 from lbaas.agent.paths import LbPaths
-from lbaas.agent.plan import LbMemory, network_plug, plan_ensure, plan_teardown
+from lbaas.agent.plan import LbMemory, network_plug, plan_ensure, plan_teardown, port_plug
 from lbaas.agent.reporter import StatusReporter
 from lbaas.agent.source import DesiredStateSource, PrefetchingSource
 from lbaas.agent.units import Rendered, RunContext, Unit
@@ -93,6 +93,10 @@ class Reconciler:
 
     def paths(self, lb_id: str) -> LbPaths:
         return LbPaths(self.config.state_dir, lb_id)
+
+    def ns_name(self, lb_id: str) -> str:
+        """The LB's namespace (``qlbaas-<lb_id>`` unless the plumber's naming says otherwise)."""
+        return self.plumber.naming.ns_name(lb_id)
 
     def known_ids(self) -> set[str]:
         """LBs this agent has state for (running, or left behind by a crash)."""
@@ -217,14 +221,14 @@ class Reconciler:
         mem = self._memory.setdefault(lb_id, LbMemory())
         paths = self.paths(lb_id)
         paths.ensure()
-        ns = ns_name(lb_id)
+        ns = self.ns_name(lb_id)
         rendered: dict[str, Rendered] = {}
         for unit in self.units:
             r = unit.render(desired, paths)
             if r is not None:
                 rendered[unit.name] = r
         units = [u for u in self.units if u.name in rendered]
-        plug = PortPlug.from_vip(desired.vip)
+        plug = port_plug(desired)
         record = observe_host(paths, ns, plug, units, self.plumber)
         plan = plan_ensure(
             desired, rendered, record, mem, units,
@@ -249,7 +253,7 @@ class Reconciler:
 
     def teardown(self, lb_id: str, desired: LoadBalancerSpec | None = None) -> None:
         paths = self.paths(lb_id)
-        ns = ns_name(lb_id)
+        ns = self.ns_name(lb_id)
         mem = self._memory.get(lb_id) or LbMemory()
         record = observe_host(paths, ns, None, (), self.plumber)
         plan = plan_teardown(desired, record, mem, self.units, ns=ns)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -312,3 +313,30 @@ def test_errors_are_explicit(env: Env) -> None:
         p.ensure_port(ns, port)  # no bridge
     with pytest.raises(PlumbingError):
         p.ensure_port(env.naming.ns_name("missing"), port)
+
+
+def test_foreign_addresses_are_left_to_their_owner(env: Env) -> None:
+    """An instance of an ACTIVE_STANDBY pair: keepalived adds and removes the VIP (v4 and v6) on the
+    instance's interface; a full pass of the plumber neither removes nor adds it, and ``addresses`` sees it."""
+    p = plumber(env)
+    net = env.network()
+    port = env.port(net, "10.231.9.11", gateway_ip="10.231.9.1")
+    port = replace(port, addresses=(("10.231.9.11", 24), ("fd00:231:9::11", 64)),
+                   foreign=(("10.231.9.10", 24), ("fd00:231:9::10", 64)))
+    ns = env.naming.ns_name(env.new_id())
+    p.ensure_namespace(ns)
+    p.ensure_bridge(net, {})
+    vif = p.ensure_port(ns, port)
+    assert p.addresses(ns, port) >= {"10.231.9.11", "fd00:231:9::11"}
+    assert not p.addresses(ns, port) & {"10.231.9.10", "fd00:231:9::10"}  # not added by the plumber
+    for vip in ("10.231.9.10/24", "fd00:231:9::10/64"):
+        subprocess.run(["ip", "-n", ns, "addr", "add", vip, "dev", vif], check=True)  # as keepalived does
+    p.ensure_port(ns, port)
+    assert p.addresses(ns, port) >= {"10.231.9.10", "fd00:231:9::10", "10.231.9.11"}  # not removed either
+    routes = subprocess.run(["ip", "-n", ns, "route", "show", "default"], capture_output=True, text=True).stdout
+    assert "via 10.231.9.1" in routes
+    stray = replace(port, foreign=())
+    p.ensure_port(ns, stray)  # without the foreign list, the same addresses are the plumber's to remove
+    assert not p.addresses(ns, port) & {"10.231.9.10", "fd00:231:9::10"}
+    p.remove_namespace(ns)
+    assert p.addresses(ns, port) == frozenset()

@@ -1,19 +1,25 @@
 """keepalived as a data-plane unit (``lbaas.agent.units.Unit``), for LBs whose instance is one of an
-ACTIVE_STANDBY pair. Its file is ``keepalived.conf`` (``render_keepalived``); its record is that file and
-whether its keepalived runs in the LB's namespace. No memory: nothing to remember between passes.
+ACTIVE_STANDBY pair. Its file is ``keepalived.conf`` (``render_keepalived``); its record is that file,
+whether its keepalived runs in the LB's namespace, the track file's value, and which HAProxy master the
+tracker vouches for against the one running there. No memory: the tracker is the unit's state.
 
-Which LBs use it, and with which VRRP parameters (peers, virtual router id, priority), is the ``vrrp``
-function's answer: ``None`` for a SINGLE LB (the unit renders nothing and is left out of the plan). The
-reconciler does not carry this unit yet: the ACTIVE_STANDBY control plane (amphorae with roles and
-peer addresses) supplies ``vrrp`` and adds it to ``Reconciler(units=...)``. The track file
-(``LbPaths.track``) starts at 1 (FAULT) and is for the agent to write once it vouches for HAProxy.
+Which LBs use it, and with which VRRP parameters, is the ``vrrp`` function's answer: ``spec_vrrp`` derives
+it from ``LoadBalancerSpec.vrrp`` (this agent's instance: its address, peers, virtual router id,
+priority, advert interval) and ``LbPaths`` (the track file); ``None`` for a SINGLE LB (the unit renders
+nothing and is left out of the plan).
+
+The track file (``LbPaths.track``; keepalived creates it with 1 = FAULT) says whether HAProxy serves:
+the unit's last step of a pass (``Vouch``, after HAProxy's own steps) writes 0 once HAProxy runs in the
+namespace, and the tracker (``lbaas.agent.keepalived.track``) writes 1 the moment that master exits.
 
 The plan (pure):
 
-    converged      keepalived.conf is the text and keepalived runs in the namespace
+    converged      keepalived.conf is the text, keepalived runs in the namespace, and the HAProxy running
+                   there is the one vouched for (track file 0)
+    only unvouched live: vouch (the full path, with HAProxy's steps first, as the fallback)
     text changed   after the plumbing (the check needs the VIP interface): check (``keepalived -t`` in
-                   the namespace), swap, then reload (SIGHUP) if it runs there, else start
-    not running    start
+                   the namespace), swap, then reload (SIGHUP) if it runs there, else start; vouch
+    not running    start; vouch
 """
 
 from __future__ import annotations
@@ -22,8 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from lbaas.agent.keepalived.process import KeepalivedProcess
+from lbaas.agent.haproxy.process import HaproxyProcess
+from lbaas.agent.keepalived.process import KeepalivedError, KeepalivedProcess
 from lbaas.agent.keepalived.render import KeepalivedSpec, render_keepalived
+from lbaas.agent.keepalived.track import HEALTHY, Tracker
+from lbaas.agent.netns.base import Naming
 from lbaas.agent.paths import LbPaths, read_file
 from lbaas.agent.plan import digest
 from lbaas.agent.units import Rendered, RunContext, Step, UnitPlan, UnitStep, UnitView
@@ -35,8 +44,31 @@ Vrrp = Callable[[LoadBalancerSpec, LbPaths], KeepalivedSpec | None]
 
 
 def no_vrrp(desired: LoadBalancerSpec, paths: LbPaths) -> KeepalivedSpec | None:
-    """Until the control plane places pairs: no LB uses keepalived."""
+    """No LB uses keepalived."""
     return None
+
+
+def spec_vrrp(naming: Naming) -> Vrrp:
+    """The keepalived spec of this agent's instance of an ACTIVE_STANDBY LB (None: SINGLE). ``naming``:
+    the plumber's, which names the instance's interface in the namespace (``lbv-<vrrp port11>``)."""
+
+    def vrrp(desired: LoadBalancerSpec, paths: LbPaths) -> KeepalivedSpec | None:
+        v = desired.vrrp
+        if v is None:
+            return None
+        return KeepalivedSpec(
+            name=desired.id,
+            interface=naming.vip_ifname(v.port_id),
+            vips=((desired.vip.address, desired.vip.prefixlen),),
+            virtual_router_id=v.virtual_router_id,
+            priority=v.priority,
+            unicast_src_ip=v.address,
+            unicast_peers=tuple(p.address for p in v.peers),
+            track_file=str(paths.track),
+            advert_int_ms=v.advert_int_ms,
+        )
+
+    return vrrp
 
 
 @dataclass(frozen=True)
@@ -44,6 +76,13 @@ class KeepalivedRecord:
     cfg: str | None  # keepalived.conf as on disk
     pid: int | None  # running (anywhere)
     in_ns: bool  # ... in the LB's namespace
+    track: str | None = None  # the track file's value (0: HAProxy vouched for)
+    vouched: int | None = None  # the HAProxy master the tracker watches (None: none)
+    haproxy: int | None = None  # the HAProxy master running in the namespace
+
+    @property
+    def vouched_for(self) -> bool:
+        return self.track == HEALTHY and self.vouched is not None and self.vouched == self.haproxy
 
 
 @dataclass(frozen=True)
@@ -71,12 +110,25 @@ class StartKeepalived(KeepalivedStep):
     pass
 
 
+@dataclass(frozen=True)
+class Vouch(KeepalivedStep):
+    """After HAProxy's steps: HAProxy runs in the namespace (with what this pass applied), so the track file
+    says 0 and the tracker watches that master; none there: 1, and the pass fails (retried)."""
+
+
 class KeepalivedUnit:
     name = "keepalived"
 
-    def __init__(self, process: KeepalivedProcess, vrrp: Vrrp = no_vrrp) -> None:
+    def __init__(self, process: KeepalivedProcess, vrrp: Vrrp = no_vrrp, *, haproxy: HaproxyProcess | None = None,
+                 tracker: Tracker | None = None) -> None:  # fmt: skip
+        """``haproxy`` and ``tracker``: whose health the track file follows (both or neither; neither:
+        the track file is left to keepalived's initial FAULT, which is for tests of the unit alone)."""
+        if (haproxy is None) != (tracker is None):
+            raise ValueError("haproxy and tracker go together")
         self.process = process
         self._vrrp = vrrp
+        self._haproxy = haproxy
+        self.tracker = tracker
 
     def render(self, desired: LoadBalancerSpec, paths: LbPaths) -> Rendered | None:
         spec = self._vrrp(desired, paths)
@@ -90,10 +142,15 @@ class KeepalivedUnit:
         in_ns = pid is not None
         if pid is None:
             pid = self.process.is_running(paths)
-        return KeepalivedRecord(read_file(paths.keepalived_cfg), pid, in_ns)
+        cfg = read_file(paths.keepalived_cfg)
+        if self.tracker is None or self._haproxy is None:
+            return KeepalivedRecord(cfg, pid, in_ns)
+        track = read_file(paths.track)
+        return KeepalivedRecord(cfg, pid, in_ns, track.strip() if track is not None else None,
+                                self.tracker.watching(paths.lb_id), self._haproxy.running_in(paths, ns))  # fmt: skip
 
     def stopped(self, record: KeepalivedRecord) -> KeepalivedRecord:
-        return KeepalivedRecord(record.cfg, None, False)
+        return KeepalivedRecord(record.cfg, None, False, record.track, None, None)
 
     def new_memory(self) -> None:
         return None
@@ -102,20 +159,26 @@ class KeepalivedUnit:
         return None
 
     def stop(self, paths: LbPaths) -> None:
+        if self.tracker is not None:
+            self.tracker.forget(paths.lb_id)
         self.process.stop(paths)
 
     def plan(self, view: UnitView) -> UnitPlan:
         text = view.rendered.files[CFG]
         rec: KeepalivedRecord = view.record
+        tracked = self.tracker is not None
+        vouch: tuple[Step, ...] = (Vouch(),) if tracked else ()
         if rec.cfg == text and rec.in_ns:
-            return UnitPlan(True, None, (), ())
+            if not tracked or rec.vouched_for:
+                return UnitPlan(True, None, (), ())
+            return UnitPlan(False, vouch, (), vouch)
         post: list[Step] = []
         if rec.cfg != text:
             post += [CheckConfig(text), SwapConfig()]
             post.append(ReloadKeepalived() if rec.in_ns else StartKeepalived())
         else:
             post.append(StartKeepalived())
-        return UnitPlan(False, None, (), tuple(post))
+        return UnitPlan(False, None, (), (*post, *vouch))
 
     def run(self, step: Any, ctx: RunContext) -> None:
         match step:
@@ -127,9 +190,24 @@ class KeepalivedUnit:
                 self.process.reload(ctx.paths)
             case StartKeepalived():
                 self.process.ensure_running(ctx.paths, ctx.ns)
+            case Vouch():
+                self._vouch(ctx.paths, ctx.ns)
             case _:
                 raise TypeError(f"not a step of the keepalived unit: {step!r}")
 
 
+    def _vouch(self, paths: LbPaths, ns: str) -> None:
+        assert self._haproxy is not None and self.tracker is not None
+        pid = self._haproxy.running_in(paths, ns)
+        if pid is not None:
+            try:
+                self.tracker.vouch(paths.lb_id, paths.track, pid)
+                return
+            except ProcessLookupError:
+                pass
+        self.tracker.fault(paths.lb_id, paths.track)
+        raise KeepalivedError(f"no HAProxy in {ns} to vouch for: VRRP stays in FAULT")
+
+
 __all__ = ["CheckConfig", "KeepalivedRecord", "KeepalivedUnit", "ReloadKeepalived", "StartKeepalived",
-           "SwapConfig", "Vrrp", "no_vrrp"]  # fmt: skip
+           "SwapConfig", "Vouch", "Vrrp", "no_vrrp", "spec_vrrp"]  # fmt: skip

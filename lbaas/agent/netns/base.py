@@ -175,6 +175,10 @@ class PortPlug:
     mtu: int = 1500
     gateway_ip: str | None = None
     host_routes: Sequence[HostRoute] = field(default=())
+    # Addresses someone else puts on the interface and takes off again (keepalived's VIP, on an instance
+    # of an ACTIVE_STANDBY pair): the plumber neither adds nor removes them. Not in the repr, so the plug
+    # digest of a port without any (every SINGLE LB) is what it always was (``lbaas.agent.plan.plug_digest``).
+    foreign: Sequence[tuple[str, int]] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         mac = self.mac_address.lower()
@@ -189,6 +193,11 @@ class PortPlug:
             iface = ipaddress.ip_interface(f"{ip}/{plen}")
             norm.append((str(iface.ip), iface.network.prefixlen))
         object.__setattr__(self, "addresses", tuple(norm))
+        foreign: list[tuple[str, int]] = []
+        for ip, plen in self.foreign:
+            iface = ipaddress.ip_interface(f"{ip}/{plen}")
+            foreign.append((str(iface.ip), iface.network.prefixlen))
+        object.__setattr__(self, "foreign", tuple(foreign))
         object.__setattr__(self, "host_routes", tuple(self.host_routes))
         if self.gateway_ip is not None:
             object.__setattr__(self, "gateway_ip", str(ipaddress.ip_address(self.gateway_ip)))
@@ -247,6 +256,11 @@ class Plumber(Protocol):
 
     def ensure_port(self, ns: str, port: PortPlug) -> str:
         """Plug ``port`` into ``ns`` via a veth to its network's bridge; returns the in-ns interface name."""
+        ...
+
+    def addresses(self, ns: str, port: PortPlug) -> frozenset[str]:
+        """The IP addresses now on ``port``'s interface in ``ns`` (netlink; empty if there is none): what
+        an ACTIVE_STANDBY instance's VRRP state is measured from (the VIP is there on the MASTER only)."""
         ...
 
     def remove_port(self, port_id: str) -> None: ...

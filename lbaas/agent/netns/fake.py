@@ -37,6 +37,7 @@ class FakePlumber:
     ports: dict[str, FakePort] = field(default_factory=dict)  # by port id
     calls: list[tuple[str, str]] = field(default_factory=list)  # (verb, object) for changes only
     solicited: list[str] = field(default_factory=list)  # IPs asked for by ``solicit``
+    held: dict[str, frozenset[str]] = field(default_factory=dict)  # port id → foreign addresses (a VRRP MASTER's VIP)
 
     def list_namespaces(self, prefix: str) -> list[str]:
         return sorted(n for n in self.namespaces if n.startswith(prefix))
@@ -83,6 +84,13 @@ class FakePlumber:
         fp = self.ports.get(port.port_id)
         return (fp is not None and fp.ns == ns and ns in self.namespaces
                 and self.naming.bridge_name(port.network.network_id) in self.bridges)
+
+    def addresses(self, ns: str, port: PortPlug) -> frozenset[str]:
+        """The port's own addresses, plus those a test put there for keepalived (``held``)."""
+        fp = self.ports.get(port.port_id)
+        if fp is None or fp.ns != ns:
+            return frozenset()
+        return frozenset(ip for ip, _ in fp.port.addresses) | self.held.get(port.port_id, frozenset())
 
     def remove_port(self, port_id: str) -> None:
         if self.ports.pop(port_id, None) is not None:

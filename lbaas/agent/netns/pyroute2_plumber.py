@@ -581,10 +581,11 @@ class Pyroute2Plumber:
     @staticmethod
     def _sync_addresses(nsr: Any, idx: int, port: PortPlug) -> bool:
         want = {(ipaddress.ip_address(ip), plen) for ip, plen in port.addresses}
+        foreign = {ipaddress.ip_address(ip) for ip, _ in port.foreign}  # keepalived's: not ours to touch
         have = set()
         for a in nsr.get_addr(index=idx):
             ip = ipaddress.ip_address(a.get("address"))
-            if ip.is_link_local and ip.version == 6:
+            if (ip.is_link_local and ip.version == 6) or ip in foreign:
                 continue
             key = (ip, int(a["prefixlen"]))
             if key in want:
@@ -626,6 +627,19 @@ class Pyroute2Plumber:
             if (fam, dst) not in have:
                 nsr.route("replace", family=fam, dst=dst, gateway=nh, oif=idx, table=MAIN_TABLE,
                           proto=RTPROT_STATIC)
+
+    def addresses(self, ns: str, port: PortPlug) -> frozenset[str]:
+        vif = self.naming.vip_ifname(port.port_id)
+        if not nsexec.netns_exists(ns):
+            return frozenset()
+
+        def inside(nsr: Any) -> frozenset[str]:
+            link = self._one(nsr, vif)
+            if link is None:
+                return frozenset()
+            return frozenset(str(ipaddress.ip_address(a.get("address"))) for a in nsr.get_addr(index=link["index"]))
+
+        return self._in_ns(ns, inside)
 
     def remove_port(self, port_id: str) -> None:
         tap = self.naming.tap_ifname(port_id)

@@ -79,6 +79,9 @@ class _Recorder:
         for counters in deltas.values():
             self.totals["total"] = self.totals.get("total", 0) + counters.get("total_connections", 0)
 
+    def instance(self, lb_id: str, amphora_id: str, *, epoch: int, vrrp_state: str, healthy: bool) -> None:
+        pass
+
 
 class _Reconciler:
     def __init__(self, state_dir: Path, haproxy: FakeHaproxyProcess, spec: LoadBalancerSpec) -> None:

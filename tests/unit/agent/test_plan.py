@@ -38,7 +38,18 @@ from lbaas.agent.haproxy.unit import (
     WriteCerts,
     config_digest,
 )
-from lbaas.agent.netns.base import HostRoute, PortPlug, ns_name
+from lbaas.agent.keepalived.process import FakeKeepalived
+from lbaas.agent.keepalived.track import FakeTracker
+from lbaas.agent.keepalived.unit import (
+    CheckConfig,
+    KeepalivedRecord,
+    KeepalivedUnit,
+    StartKeepalived,
+    SwapConfig,
+    Vouch,
+    spec_vrrp,
+)
+from lbaas.agent.netns.base import DEFAULT_NAMING, HostRoute, PortPlug, ns_name
 from lbaas.agent.netns.fake import FakePlumber
 from lbaas.agent.paths import LbPaths
 from lbaas.agent.plan import (
@@ -63,10 +74,11 @@ from lbaas.agent.plan import (
     plan_ensure,
     plan_teardown,
     plug_digest,
+    port_plug,
 )
 from lbaas.agent.reconciler import AgentConfig, Reconciler
 from lbaas.agent.units import Rendered, RunContext, Step, Unit, UnitPlan, UnitStep, UnitView
-from lbaas.domain.spec import LoadBalancerSpec
+from lbaas.domain.spec import LoadBalancerSpec, VrrpPeerSpec, VrrpSpec
 from tests.unit.agent.haproxy import cases as c
 from tests.unit.agent.haproxy.cases import TLS_OPTS
 from tests.unit.agent.test_reconciler import LB, Reports, Source, spec
@@ -410,3 +422,95 @@ def test_a_plugged_unit_runs_its_steps_through_the_reconciler(tmp_path: Path) ->
     del source.specs[LB]
     fake.ran.clear()
     assert rec.reconcile(LB).ok and fake.ran == ["stop"] and haproxy.is_running(rec.paths(LB)) is None
+
+
+# ---------------------------------------------------------------------------------------------- ACTIVE_STANDBY
+# One instance of a pair: its own vrrp port and address (the VIP is keepalived's), the keepalived unit next
+# to HAProxy (the same HAProxy unit, no branch of its own), and the track file vouched for last.
+
+AS = S1.model_copy(update={"topology": "ACTIVE_STANDBY", "binding_epoch": 3, "vrrp": VrrpSpec(
+    amphora_id="amp-a", role="MASTER", priority=200, virtual_router_id=9, address="10.0.0.11", port_id="port-vrrp-a",
+    mac_address="fa:16:3e:00:00:0a", peers=(VrrpPeerSpec(amphora_id="amp-b", address="10.0.0.12"),))})  # fmt: skip
+AS_MEMBER = AS.model_copy(update={"generation": 2, "pools": S2_MEMBER.pools})
+KEEPALIVED = KeepalivedUnit(FakeKeepalived(), spec_vrrp(DEFAULT_NAMING), haproxy=FakeHaproxyProcess(),
+                            tracker=FakeTracker())  # fmt: skip
+AS_UNITS = (HAPROXY, KEEPALIVED)
+TA, TA_MEMBER = text(AS), text(AS_MEMBER)
+_K = KEEPALIVED.render(AS, PATHS)
+assert _K is not None
+KA = _K.files["keepalived.conf"]
+PLUG_AS = port_plug(AS)
+PLUMB_AS, PLUMB_AS_MARK = Plumb(NS, NET, PLUG_AS, mark=False), Plumb(NS, NET, PLUG_AS, mark=True)
+
+
+def as_host(*, track: str | None = "0", vouched: int | None = 100, keepalived: bool = True, **kw: Any) -> HostRecord:
+    """A host running the instance ``AS`` converged and vouched for, unless told otherwise."""
+    kw = {"cfg": TA, "loaded": digest(TA), "epoch": 3, **kw}
+    rec = host(**kw)
+    haproxy = rec.units["haproxy"]
+    k = KeepalivedRecord(KA, 7 if keepalived else None, keepalived, track, vouched, haproxy.pid if haproxy.in_ns else None)
+    return replace(rec, plumbed=plug_digest(NS, PLUG_AS) if kw.get("plumbed", "ok") == "ok" else rec.plumbed,
+                   units={**rec.units, "keepalived": k})  # fmt: skip
+
+
+def as_memory(**kw: Any) -> LbMemory:
+    mem = memory(applied=kw.pop("applied", AS), **kw)
+    mem.epoch = 3 if mem.applied is not None else None
+    return mem
+
+
+AS_FRESH = as_host(cfg=None, loaded=None, pid=None, in_ns=False, epoch=None, network=False, plumbed=None,
+                   port_alive=False, track=None, vouched=None, keepalived=False)  # fmt: skip
+AS_FRESH = replace(AS_FRESH, units={**AS_FRESH.units, "keepalived": KeepalivedRecord(None, None, False)})
+START_K = (CheckConfig(KA), SwapConfig(), StartKeepalived(), Vouch())
+
+ACTIVE_STANDBY: dict[str, Row] = {
+    "first start of an instance: its own port plumbed, HAProxy, then keepalived, then vouched": Row(AS, AS_FRESH,
+        NEW_PROCESS, Plan((RecordNetwork(NET, write=True), PLUMB_AS_MARK, FirstStart(TA), ForgetDeletes(),
+        MarkLoaded(TA), Adopt(False), *START_K, *done(AS, epoch_write=True)))),
+    "converged and vouched for: remember only": Row(AS, as_host(), as_memory(), Plan(done(AS, verified=False))),
+    "HAProxy died (the tracker wrote 1): start it, vouch again": Row(AS,
+        as_host(pid=None, in_ns=False, track="1", vouched=None), as_memory(), Plan((PLUMB_AS, Start(),
+        ForgetDeletes(), MarkLoaded(TA), Adopt(False), Vouch(), *done(AS)))),
+    "a new agent process (nothing vouched yet): vouch live, full path as fallback": Row(AS, as_host(vouched=None),
+        NEW_PROCESS, Plan((RecordNetwork(NET, write=False), Vouch(), *done(AS, verified=False)), fallback=(
+        PLUMB_AS, Adopt(True), Vouch(), *done(AS)))),
+    "keepalived died: started, vouched, HAProxy untouched": Row(AS, as_host(keepalived=False), as_memory(), Plan((
+        PLUMB_AS, StartKeepalived(), Vouch(), *done(AS)))),
+    "members-only change: live (keepalived converged)": Row(AS_MEMBER, as_host(), as_memory(), Plan((
+        LiveApply(tuple(plan_runtime(TA, TA_MEMBER) or ())), CheckLive(TA_MEMBER), Swap(), MarkLoaded(TA_MEMBER),
+        KeepPendingDeletes(), *done(AS_MEMBER, verified=False)), fallback=(CheckInBackground(TA_MEMBER), PLUMB_AS,
+        Check(TA_MEMBER, background=True), Swap(), SaveServerState(), Reload(), ForgetDeletes(), MarkLoaded(TA_MEMBER),
+        Adopt(False), *done(AS_MEMBER)))),
+    "epoch changed (this instance replaced): both stopped, started afresh, vouched": Row(
+        AS.model_copy(update={"binding_epoch": 4}), as_host(), as_memory(), Plan((
+        StopUnit("haproxy"), StopUnit("keepalived"), RemoveNamespace(NS), ForgetPlumbing(), Adopt(False),
+        PLUMB_AS_MARK, Start(), ForgetDeletes(), MarkLoaded(TA), Adopt(False), StartKeepalived(), Vouch(),
+        StoreEpoch(4, write=True), SetApplied(AS.model_copy(update={"binding_epoch": 4})), MarkVerified()))),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("row", ACTIVE_STANDBY.values(), ids=ACTIVE_STANDBY.keys())
+def test_plan_active_standby(row: Row) -> None:
+    assert plan(row.desired, row.record, row.memory, interval=row.interval, units=AS_UNITS) == row.expected
+
+
+def test_an_instance_plugs_its_vrrp_port_and_leaves_the_vip_to_keepalived() -> None:
+    assert AS.vrrp is not None
+    assert (PLUG_AS.port_id, PLUG_AS.mac_address) == ("port-vrrp-a", AS.vrrp.mac_address)
+    assert PLUG_AS.addresses == (("10.0.0.11", S1.vip.prefixlen),)
+    assert PLUG_AS.foreign == ((S1.vip.address, S1.vip.prefixlen),)
+    assert (PLUG_AS.gateway_ip, PLUG_AS.host_routes, PLUG_AS.network) == (PLUG.gateway_ip, PLUG.host_routes, NET)
+    assert port_plug(S1) == PLUG and plug_digest(NS, PLUG) == digest(f"{NS}\n{PLUG!r}")  # SINGLE: as before
+    assert plug_digest(NS, PLUG_AS) != plug_digest(NS, replace(PLUG_AS, foreign=()))
+
+
+def test_an_instance_gone_while_it_served_does_not_solicit_the_vip() -> None:
+    """The VIP is the other instance's (VRRP moved it, with gratuitous ARP); only a SINGLE LB solicits."""
+    assert plan_teardown(None, as_host(), as_memory(), AS_UNITS, ns=NS) == Plan((
+        StopUnit("haproxy"), StopUnit("keepalived"), RemoveNamespace(NS), ReleaseBridge(NET), RemoveDirectory()))
+
+
+def test_a_single_lb_renders_nothing_for_keepalived() -> None:
+    assert KEEPALIVED.render(S1, PATHS) is None
+    assert plan(S1, host(), memory(), units=AS_UNITS) == Plan(done(S1, verified=False))

@@ -48,6 +48,7 @@ class Reports:
     done: list[tuple[str, int, bool, str | None]] = field(default_factory=list)
     operating_calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     stats_calls: list[tuple[str, dict[str, dict[str, int]]]] = field(default_factory=list)
+    instance_calls: list[tuple[str, str, int, str, bool]] = field(default_factory=list)
 
     def applied(self, lb_id: str, generation: int, *, ok: bool, message: str | None = None) -> None:
         self.done.append((lb_id, generation, ok, message))
@@ -57,6 +58,9 @@ class Reports:
 
     def stats(self, lb_id: str, deltas: Mapping[str, Mapping[str, int]]) -> None:
         self.stats_calls.append((lb_id, {k: dict(v) for k, v in deltas.items()}))
+
+    def instance(self, lb_id: str, amphora_id: str, *, epoch: int, vrrp_state: str, healthy: bool) -> None:
+        self.instance_calls.append((lb_id, amphora_id, epoch, vrrp_state, healthy))
 
 
 class FlakyPlumber(FakePlumber):
