@@ -190,6 +190,18 @@ def lb_operating(pair: Sequence[m.Amphora], reported: str) -> str:
     return reported
 
 
+def _rollup(lb: m.LoadBalancer) -> str:
+    """The LB's own status from what its listeners and pools were last measured (``compute_statuses``'
+    rule), for when only the pair's health changed and no operating report came with it."""
+    observed = [o.operating_status for o in [*lb.listeners, *lb.pools]
+                if o.provisioning_status not in ("PENDING_DELETE", "DELETED")]  # fmt: skip
+    if "ERROR" in observed:
+        return "ERROR"
+    if "DEGRADED" in observed:
+        return "DEGRADED"
+    return "ONLINE"
+
+
 def record_instance(s: Session, amp: m.Amphora, *, epoch: int, vrrp_state: str, healthy: bool) -> bool:
     """Store what the agent measured, if ``epoch`` is this instance's; only a change is written."""
     if epoch != amp.binding_epoch:
@@ -201,8 +213,7 @@ def record_instance(s: Session, amp: m.Amphora, *, epoch: int, vrrp_state: str, 
     lb = s.get(m.LoadBalancer, amp.loadbalancer_id) if amp.loadbalancer_id else None
     if lb is not None and lb.admin_state_up:
         pair = live(rows(s, lb.id))
-        base = "ONLINE" if lb.operating_status in ("DEGRADED", "ERROR", "OFFLINE") else lb.operating_status
-        want = lb_operating(pair, base)
+        want = lb_operating(pair, _rollup(lb))
         if lb.operating_status != want:
             lb.operating_status = want
     s.flush()
