@@ -193,8 +193,9 @@ def lb_operating(pair: Sequence[m.Amphora], reported: str) -> str:
 def _rollup(lb: m.LoadBalancer) -> str:
     """The LB's own status from what its listeners and pools were last measured (``compute_statuses``'
     rule), for when only the pair's health changed and no operating report came with it."""
-    observed = [o.operating_status for o in [*lb.listeners, *lb.pools]
-                if o.provisioning_status not in ("PENDING_DELETE", "DELETED")]  # fmt: skip
+    gone = ("PENDING_DELETE", "DELETED")
+    observed = [li.operating_status for li in lb.listeners if li.provisioning_status not in gone]
+    observed += [p.operating_status for p in lb.pools if p.provisioning_status not in gone]
     if "ERROR" in observed:
         return "ERROR"
     if "DEGRADED" in observed:

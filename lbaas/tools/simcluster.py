@@ -159,10 +159,18 @@ class SimCluster:
             for h in self.agent_hosts:
                 self.start_host(h)
             wait_for(lambda: len(self.alive_agents()) == len(self.agent_hosts), 60, "every agent alive")
+            # The breaker may have opened while the agents were starting; the controller keeps it open
+            # failover_breaker_hold seconds after they are all up. A host killed in that window is not
+            # failed over until it closes: callers start once it has.
+            wait_for(self.startup_breaker_closed, 60, "the start-up breaker closed")
         except BaseException:
             self.close()
             raise
         return self
+
+    def startup_breaker_closed(self) -> bool:
+        log = self.log("controller")
+        return "circuit breaker OPEN" not in log or "circuit breaker closed" in log
 
     def _start(self, name: str, *args: str, host: SimHost | None = None) -> None:
         with (self.dir / f"{name}.log").open("ab") as log:
