@@ -383,3 +383,83 @@ def test_amphora_and_lb_failover_rebuild_one_instance_at_a_time(
         applied(client, host_of(database, a), lb_id, gen)
     assert lb_row(database, lb_id).provisioning_status == "ACTIVE"
     assert not {a.id for a in cur.values()} & {a.id for a in after.values()}
+
+
+# --------------------------------------------------------------------------- the agent's two source/reporter pairs
+
+
+def _round_trip(lb_id: str, database: Database, controller: Controller, pairs: dict[str, tuple[Any, Any]]) -> None:
+    """Both agents of the pair read their own spec and report through ``pairs`` (host → source, reporter);
+    the third reads nothing."""
+    controller.tick()
+    amps_ = amps(database, lb_id)
+    hosts = {role: host_of(database, a) for role, a in amps_.items()}
+    third = (set(pairs) - set(hosts.values())).pop()
+    gen = lb_row(database, lb_id).generation
+    for role, host in hosts.items():
+        source, reporter = pairs[host]
+        assert source.assigned() == {lb_id: gen}
+        sp = source.get(lb_id)
+        assert sp is not None and sp.vrrp is not None and sp.vrrp.amphora_id == amps_[role].id
+        assert sp.binding_epoch == amps_[role].binding_epoch
+        reporter.applied(lb_id, gen, ok=True)
+        reporter.instance(lb_id, sp.vrrp.amphora_id, epoch=sp.binding_epoch, vrrp_state=role, healthy=True)
+        reporter.instance(lb_id, sp.vrrp.amphora_id, epoch=sp.binding_epoch, vrrp_state=role, healthy=True)  # again
+        reporter.operating(lb_id, {lb_id: "ONLINE"})
+    assert pairs[third][0].assigned() == {} and pairs[third][0].get(lb_id) is None
+    lb = lb_row(database, lb_id)
+    assert (lb.provisioning_status, lb.operating_status) == ("ACTIVE", "ONLINE")
+    after = amps(database, lb_id)
+    assert {r: (a.vrrp_state, a.healthy) for r, a in after.items()} == {"MASTER": ("MASTER", True),
+                                                                       "BACKUP": ("BACKUP", True)}  # fmt: skip
+    _, reporter = pairs[hosts["BACKUP"]]
+    reporter.instance(lb_id, after["BACKUP"].id, epoch=after["BACKUP"].binding_epoch, vrrp_state="FAULT", healthy=False)
+    assert lb_row(database, lb_id).operating_status == "DEGRADED"
+    reporter.instance(lb_id, after["BACKUP"].id, epoch=0, vrrp_state="BACKUP", healthy=True)  # stale epoch
+    assert lb_row(database, lb_id).operating_status == "DEGRADED"
+
+
+def test_api_source_and_reporter_for_a_pair(client: TestClient, database: Database, controller: Controller) -> None:
+    from lbaas.agent.remote import ApiReporter, ApiSource
+
+    client.headers[SECRET_HEADER] = SECRET
+    pairs = {h: (ApiSource(client, host=h), ApiReporter(client, host=h)) for h in "abc"}  # type: ignore[arg-type]
+    for source, _ in pairs.values():
+        source.heartbeat()
+    _round_trip(create(client, make_subnet(database)), database, controller, pairs)
+
+
+def test_db_source_and_reporter_for_a_pair(client: TestClient, database: Database, controller: Controller) -> None:
+    """The embedded pair (DbSource, DbReporter) serves a pair too (bound by a controller), and never
+    claims an ACTIVE_STANDBY LB for itself."""
+    from lbaas.agent.reporter import DbReporter
+    from lbaas.agent.source import DbSource
+
+    pairs = {h: (DbSource(database, host=h, providers=["haproxy"]), DbReporter(database, host=h)) for h in "abc"}
+    lb_id = create(client, make_subnet(database))
+    assert pairs["a"][0].assigned() == {} and pairs["a"][0].get(lb_id) is None  # not claimed
+    assert all(a.agent_id is None for a in amps(database, lb_id).values())
+    _round_trip(lb_id, database, controller, pairs)
+
+
+def test_lb_status_follows_its_listeners_when_the_pair_heals(
+    client: TestClient, database: Database, controller: Controller
+) -> None:
+    """A pair back to two healthy instances does not hide a listener the MASTER measured DEGRADED."""
+    lb_id = create(client, make_subnet(database), listeners=[{"protocol": "HTTP", "protocol_port": 80}])
+    for h in "ab":
+        beat(client, h)
+    controller.tick()
+    pair = amps(database, lb_id)
+    hm, hb = host_of(database, pair["MASTER"]), host_of(database, pair["BACKUP"])
+    gen = lb_row(database, lb_id).generation
+    applied(client, hm, lb_id, gen), applied(client, hb, lb_id, gen)
+    with database.read() as s:
+        listener_id = s.scalar(select(m.Listener.id).where(m.Listener.loadbalancer_id == lb_id))
+    report(client, hm, lb_id, pair["MASTER"].id, 1, "MASTER", True)
+    report(client, hb, lb_id, pair["BACKUP"].id, 1, "BACKUP", False)
+    client.post(f"/internal/agents/{hm}/loadbalancers/{lb_id}/operating",
+                json={"statuses": {lb_id: "DEGRADED", str(listener_id): "DEGRADED"}}, headers=H)  # fmt: skip
+    assert lb_row(database, lb_id).operating_status == "DEGRADED"
+    report(client, hb, lb_id, pair["BACKUP"].id, 1, "BACKUP", True)
+    assert lb_row(database, lb_id).operating_status == "DEGRADED"  # the listener's, not the pair's
