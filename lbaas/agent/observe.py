@@ -146,7 +146,8 @@ class Observer:
         self._seen: dict[str, tuple[int, str | None, str]] = {}
 
     def observe(self, lb_id: str) -> bool:
-        """Report what changed; False when this LB's HAProxy should be running and is not."""
+        """Report what changed; False when this LB's HAProxy (or, ACTIVE_STANDBY, keepalived) should be
+        running and is not."""
         spec = self._reconciler.applied_spec(lb_id)
         if spec is None:
             self._statuses.pop(lb_id, None)
@@ -155,8 +156,8 @@ class Observer:
             self._instance.pop(lb_id, None)
             return True  # nothing applied here (yet): the reconciler owns this case
         paths = self._reconciler.paths(lb_id)
-        if spec.vrrp is not None and self._instances is not None:
-            self._report_instance(spec, paths)
+        if spec.vrrp is not None and self._instances is not None and not self._report_instance(spec, paths):
+            return False  # keepalived died: reconcile (it is started again)
         haproxy = self._reconciler.haproxy
         if haproxy.is_running(paths) is None:
             return False
@@ -180,17 +181,19 @@ class Observer:
         self._seen[lb_id] = seen  # only once everything was reported: a failed report is retried next tick
         return True
 
-    def _report_instance(self, spec: LoadBalancerSpec, paths: LbPaths) -> None:
+    def _report_instance(self, spec: LoadBalancerSpec, paths: LbPaths) -> bool:
+        """Report this instance's measured state if it changed (or is due again); False when its keepalived
+        does not run."""
         assert spec.vrrp is not None and self._instances is not None
         state = self._instances.measure(spec, paths)
         key = (spec.vrrp.amphora_id, spec.binding_epoch, state.vrrp_state, state.healthy)
         last = self._instance.get(spec.id)
         now = time.monotonic()
-        if last is not None and last[0] == key and now - last[1] < self._instance_refresh:
-            return
-        self._reporter.instance(spec.id, spec.vrrp.amphora_id, epoch=spec.binding_epoch,
-                                vrrp_state=state.vrrp_state, healthy=state.healthy)  # fmt: skip
-        self._instance[spec.id] = (key, now)  # only once reported: a failed report is retried next tick
+        if last is None or last[0] != key or now - last[1] >= self._instance_refresh:
+            self._reporter.instance(spec.id, spec.vrrp.amphora_id, epoch=spec.binding_epoch,
+                                    vrrp_state=state.vrrp_state, healthy=state.healthy)  # fmt: skip
+            self._instance[spec.id] = (key, now)  # only once reported: a failed report is retried next tick
+        return state.keepalived
 
     def _report_counters(
         self, lb_id: str, baseline_path: Path, worker: str | None, current: dict[str, ListenerCounters]

@@ -5,7 +5,8 @@
     plan    = plan_ensure(...)         lbaas/agent/plan.py     pure: the steps, from desired, record, memory
     Executor.run(plan)                 lbaas/agent/execute.py  runs them (units run their own)
 
-The data plane is made of units (``lbaas.agent.units``): HAProxy (``lbaas.agent.haproxy.unit``) today.
+The data plane is made of units (``lbaas.agent.units``): HAProxy (``lbaas.agent.haproxy.unit``) for every LB, and
+keepalived (``lbaas.agent.keepalived.unit``, given in ``units``) for an instance of an ACTIVE_STANDBY pair.
 What this process remembers per LB is one ``LbMemory`` in one dict (``_forget`` is one pop).
 
 Every step is idempotent, so running this twice, or after a crash half-way, or on an HAProxy adopted

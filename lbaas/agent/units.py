@@ -1,7 +1,7 @@
 """Data-plane units: the processes that serve one LB inside its namespace, each behind one interface.
 
-HAProxy is one unit (``lbaas.agent.haproxy.unit``); keepalived (ACTIVE_STANDBY) and nftables (UDP, the
-routed and transparent modes) will be others. A unit contributes, for one LB:
+HAProxy is one unit (``lbaas.agent.haproxy.unit``), keepalived another (``lbaas.agent.keepalived.unit``:
+ACTIVE_STANDBY); nftables (UDP, the routed and transparent modes) will be others. A unit contributes, for one LB:
 
 * its **rendered files** and their digest (``render``; pure; None when this LB does not use the unit),
 * its **observed part** of the host (``observe``: a frozen record read through ``LbPaths``),

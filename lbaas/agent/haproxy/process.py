@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from lbaas.agent import daemon
 from lbaas.agent.netns import nsexec
 from lbaas.agent.paths import LbPaths
 
@@ -90,35 +91,8 @@ class HaproxyProcess(Protocol):
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _proc_state(pid: int) -> str | None:
-    """The state letter from /proc/<pid>/stat, or None if there is no such process."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return data[data.rindex(")") + 2 :].split()[0]
-
-
-def _alive(pid: int) -> bool:
-    state = _proc_state(pid)
-    return state is not None and state not in ("Z", "X")
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            raw = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return []
-    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
-
-
 def _is_our_haproxy(pid: int, cfg: Path) -> bool:
-    argv = _cmdline(pid)
-    if not argv or not os.path.basename(argv[0]).startswith("haproxy"):
-        return False
-    return any(a == "-f" and i + 1 < len(argv) and argv[i + 1] == str(cfg) for i, a in enumerate(argv))
+    return daemon.runs_config(pid, "haproxy", cfg)
 
 
 def child_pids(pid: int) -> list[int]:
@@ -221,11 +195,8 @@ class MasterWorkerHaproxy:
     # processes
 
     def is_running(self, paths: LbPaths) -> int | None:
-        try:
-            pid = int(paths.pid.read_text().split()[0])
-        except (FileNotFoundError, ValueError, IndexError):
-            return None
-        if pid <= 1 or not _alive(pid) or not _is_our_haproxy(pid, paths.cfg):
+        pid = daemon.read_pid(paths.pid)
+        if pid is None or not daemon.alive(pid) or not _is_our_haproxy(pid, paths.cfg):
             return None
         return pid
 
@@ -304,32 +275,13 @@ class MasterWorkerHaproxy:
             paths.pid.unlink(missing_ok=True)
             return
         workers = [c for c in child_pids(pid) if _is_our_haproxy(c, paths.cfg)]
-        try:
-            os.kill(pid, signal.SIGUSR1 if graceful else signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         everyone = [pid, *workers]
-        if not self._wait_gone(everyone, self.stop_timeout):
-            for p in everyone:
-                if _alive(p) and _is_our_haproxy(p, paths.cfg):
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-            if not self._wait_gone(everyone, self.stop_timeout):
-                raise HaproxyError(f"haproxy {everyone} for {paths.lb_id} survived SIGKILL")
+        if not daemon.terminate(pid, everyone, lambda p: _is_our_haproxy(p, paths.cfg),
+                                sig=signal.SIGUSR1 if graceful else signal.SIGTERM, timeout=self.stop_timeout):
+            raise HaproxyError(f"haproxy {everyone} for {paths.lb_id} survived SIGKILL")
         paths.pid.unlink(missing_ok=True)
         for sock in (paths.master_sock, paths.stats_sock):
             sock.unlink(missing_ok=True)
-
-    @staticmethod
-    def _wait_gone(pids: list[int], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not any(_alive(p) for p in pids):
-                return True
-            time.sleep(0.01)
-        return not any(_alive(p) for p in pids)
 
     def runtime(self, paths: LbPaths, command: str) -> str:
         try:

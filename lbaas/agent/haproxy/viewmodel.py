@@ -46,6 +46,7 @@ from lbaas.domain.spec import (
     MemberSpec,
     PoolSpec,
     PoolTlsSpec,
+    VrrpSpec,
 )
 from lbaas.domain.status import haproxy_backend_name
 
@@ -150,6 +151,17 @@ class PersistenceView:
     kind: str  # "source" | "http_cookie" | "app_cookie"
     table_size: str
     cookie_name: str | None = None
+    peers: str | None = None  # the ``peers`` section its stick table syncs through (ACTIVE_STANDBY)
+
+
+@dataclass(frozen=True)
+class PeersView:
+    """An ACTIVE_STANDBY instance's stick-table sync: this instance (``local``) and the other(s), each by
+    amphora id at ``<own address>:<peer_port>``; the local one is where this HAProxy listens for them."""
+
+    name: str
+    local: str
+    peers: tuple[tuple[str, str], ...]  # (name, host:port), the local one included
 
 
 @dataclass(frozen=True)
@@ -184,6 +196,10 @@ class ConfigView:
     log: bool
     frontends: tuple[FrontendView, ...]
     backends: tuple[BackendView, ...]
+    peers: PeersView | None = None
+
+
+PEERS_SECTION = "lbaas_peers"
 
 
 def backend_name(pool_id: str, listener_id: str) -> str:
@@ -438,13 +454,13 @@ def server_view(
 
 
 def _persistence(
-    pool: PoolSpec, mode: str, opts: RenderOptions
+    pool: PoolSpec, mode: str, opts: RenderOptions, peers: str | None = None
 ) -> tuple[PersistenceView | None, tuple[str, ...]]:
     sp = pool.session_persistence
     if sp is None:
         return None, ()
     if sp.type == "SOURCE_IP":
-        return PersistenceView(kind="source", table_size=opts.stick_table_size), ()
+        return PersistenceView(kind="source", table_size=opts.stick_table_size, peers=peers), ()
     if sp.type in ("HTTP_COOKIE", "APP_COOKIE"):
         if mode != "http":
             return None, (f"session persistence {sp.type} needs an HTTP listener; not applied",)
@@ -453,11 +469,11 @@ def _persistence(
         if not sp.cookie_name:
             raise RenderError(f"pool {pool.id}: APP_COOKIE persistence needs cookie_name")
         cookie = q.token(sp.cookie_name, f"pool {pool.id} cookie_name")
-        return PersistenceView(kind="app_cookie", table_size=opts.stick_table_size, cookie_name=cookie), ()
+        return PersistenceView(kind="app_cookie", table_size=opts.stick_table_size, cookie_name=cookie, peers=peers), ()
     raise RenderError(f"pool {pool.id}: unknown session persistence type {sp.type!r}")
 
 
-def backend_view(pool: PoolSpec, listener: ListenerSpec, opts: RenderOptions) -> BackendView:
+def backend_view(pool: PoolSpec, listener: ListenerSpec, opts: RenderOptions, peers: str | None = None) -> BackendView:
     pid = q.ident(pool.id, "pool id")
     mode = _MODES[listener.protocol]
     if pool.protocol in _NOT_HAPROXY:
@@ -465,7 +481,7 @@ def backend_view(pool: PoolSpec, listener: ListenerSpec, opts: RenderOptions) ->
     if pool.lb_algorithm not in _BALANCE:
         raise RenderError(f"pool {pool.id}: lb_algorithm {pool.lb_algorithm} is not supported by HAProxy")
     check, check_notes = check_view(pool.healthmonitor, opts)
-    persistence, sp_notes = _persistence(pool, mode, opts)
+    persistence, sp_notes = _persistence(pool, mode, opts, peers)
     forwardfor, set_headers = header_policy(listener)
     cookie = persistence is not None and persistence.kind == "http_cookie"
     servers = tuple(server_view(m, pool, pool.healthmonitor, check, cookie, opts) for m in pool.members)
@@ -725,17 +741,39 @@ def _global_view(listeners: tuple[ListenerSpec, ...], opts: RenderOptions, exter
     )
 
 
+def peers_view(vrrp: VrrpSpec | None) -> PeersView | None:
+    """The ``peers`` section of an instance of an ACTIVE_STANDBY pair (None: SINGLE), every value checked."""
+    if vrrp is None:
+        return None
+    if isinstance(vrrp.peer_port, bool) or not 1 <= vrrp.peer_port <= 65535:
+        raise RenderError(f"peer_port {vrrp.peer_port!r} out of range")
+    local = q.ident(vrrp.amphora_id, "amphora id")
+    family = q.ip(vrrp.address, "vrrp address").version
+    members = [(local, q.host_port(vrrp.address, vrrp.peer_port, "vrrp address"))]
+    for peer in vrrp.peers:
+        name = q.ident(peer.amphora_id, "peer amphora id")
+        if q.ip(peer.address, "peer address").version != family:
+            raise RenderError(f"peer {name}: address {peer.address!r} is not of the instance's address family")
+        members.append((name, q.host_port(peer.address, vrrp.peer_port, "peer address")))
+    names = [n for n, _ in members]
+    addresses = [a for _, a in members]
+    if len(set(names)) != len(names) or len(set(addresses)) != len(addresses):
+        raise RenderError("the instances of a pair need distinct amphora ids and addresses")
+    return PeersView(name=PEERS_SECTION, local=local, peers=tuple(members))
+
+
 def build(spec: LoadBalancerSpec, opts: RenderOptions) -> ConfigView:
     lb_id = q.ident(spec.id, "load balancer id")
     pools = {p.id: p for p in spec.pools}
     listeners = rendered_listeners(spec)
     vip = q.host(spec.vip.address, "vip address") if listeners else ""
+    peers = peers_view(spec.vrrp)
     frontends: list[FrontendView] = []
     backends: list[BackendView] = []
     for listener in listeners:
         fe, routed = frontend_view(listener, vip, pools, opts)
         frontends.append(fe)
-        backends.extend(backend_view(pools[pid], listener, opts) for pid in routed)
+        backends.extend(backend_view(pools[pid], listener, opts, peers.name if peers else None) for pid in routed)
     external = any(b.check is not None and b.check.kind == "external" for b in backends)
     return ConfigView(
         lb_id=lb_id,
@@ -743,4 +781,5 @@ def build(spec: LoadBalancerSpec, opts: RenderOptions) -> ConfigView:
         log=opts.log_target is not None,
         frontends=tuple(frontends),
         backends=tuple(backends),
+        peers=peers,
     )

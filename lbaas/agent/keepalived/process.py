@@ -9,7 +9,9 @@ the real daemon, and an in-memory fake for reconciler tests.
 * **adopt**: ``is_running`` accepts the pid from the pid file only if ``/proc/<pid>/cmdline`` is a
   keepalived with ``-f <this cfg>`` and it is not a zombie; ``ensure_running`` also checks the namespace.
 * **reload**: SIGHUP (keepalived re-reads its config; VRRP state is kept where it can be).
-* **stop**: SIGTERM to the parent (it stops its child), wait, then SIGKILL to both, by pid only.
+* **stop**: SIGTERM to the parent (it stops its child), wait, then SIGKILL to both, by pid only; a VRRP
+  child whose parent was killed is stopped too, and both pid files are removed (keepalived refuses to
+  start while one names a pid that still exists, a zombie included).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from lbaas.agent import daemon
 from lbaas.agent.netns import nsexec
 from lbaas.agent.paths import LbPaths
 
@@ -54,32 +57,8 @@ class KeepalivedProcess(Protocol):
     def stop(self, paths: LbPaths) -> None: ...
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return data[data.rindex(")") + 2 :].split()[0] not in ("Z", "X")
-
-
 def _is_ours(pid: int, cfg: Path) -> bool:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    if not argv or not os.path.basename(argv[0]).startswith("keepalived"):
-        return False
-    return any(a == "-f" and i + 1 < len(argv) and argv[i + 1] == str(cfg) for i, a in enumerate(argv))
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        pid = int(path.read_text().split()[0])
-    except (FileNotFoundError, ValueError, IndexError):
-        return None
-    return pid if pid > 1 else None
+    return daemon.runs_config(pid, "keepalived", cfg)
 
 
 class KeepalivedDaemon:
@@ -108,8 +87,8 @@ class KeepalivedDaemon:
             raise KeepalivedError(f"no checked keepalived configuration in {paths.directory}") from e
 
     def is_running(self, paths: LbPaths) -> int | None:
-        pid = _read_pid(paths.keepalived_pid)
-        if pid is None or not _alive(pid) or not _is_ours(pid, paths.keepalived_cfg):
+        pid = daemon.read_pid(paths.keepalived_pid)
+        if pid is None or not daemon.alive(pid) or not _is_ours(pid, paths.keepalived_cfg):
             return None
         return pid
 
@@ -157,33 +136,17 @@ class KeepalivedDaemon:
 
     def stop(self, paths: LbPaths) -> None:
         pid = self.is_running(paths)
-        if pid is None:
-            paths.keepalived_pid.unlink(missing_ok=True)
-            return
-        child = _read_pid(paths.vrrp_pid)
-        everyone = [pid] + ([child] if child is not None and _is_ours(child, paths.keepalived_cfg) else [])
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        if not self._wait_gone(everyone):
-            for p in everyone:
-                if _alive(p) and _is_ours(p, paths.keepalived_cfg):
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-            if not self._wait_gone(everyone):
-                raise KeepalivedError(f"keepalived {everyone} for {paths.lb_id} survived SIGKILL")
+        child = daemon.read_pid(paths.vrrp_pid)
+        if child is not None and not (daemon.alive(child) and _is_ours(child, paths.keepalived_cfg)):
+            child = None
+        everyone = [p for p in (pid, child) if p is not None]  # the VRRP child may outlive a killed parent
+        if everyone and not daemon.terminate(everyone[0], everyone, lambda p: _is_ours(p, paths.keepalived_cfg),
+                                             timeout=self.stop_timeout):  # fmt: skip
+            raise KeepalivedError(f"keepalived {everyone} for {paths.lb_id} survived SIGKILL")
+        # both pid files: keepalived refuses to start while one names a live pid (a dead parent can stay a
+        # zombie a while under a PID 1 that reaps late, and kill(pid, 0) still finds it)
         paths.keepalived_pid.unlink(missing_ok=True)
-
-    def _wait_gone(self, pids: list[int]) -> bool:
-        deadline = time.monotonic() + self.stop_timeout
-        while time.monotonic() < deadline:
-            if not any(_alive(p) for p in pids):
-                return True
-            time.sleep(0.01)
-        return not any(_alive(p) for p in pids)
+        paths.vrrp_pid.unlink(missing_ok=True)
 
 
 @dataclass

@@ -33,6 +33,7 @@ MASTER, BACKUP, FAULT, UNKNOWN = "MASTER", "BACKUP", "FAULT", "UNKNOWN"
 class InstanceState:
     vrrp_state: str
     healthy: bool
+    keepalived: bool = True  # keepalived runs in the namespace (False: the reconciler must start it)
 
 
 class InstanceProbe:
@@ -46,16 +47,17 @@ class InstanceProbe:
         track = (read_file(paths.track) or "").strip()
         vouched = track == HEALTHY
         healthy = vouched and self._haproxy.running_in(paths, ns) is not None
+        running = self._keepalived.running_in(paths, ns) is not None
         try:
             held = str(ipaddress.ip_address(spec.vip.address)) in self._plumber.addresses(ns, port_plug(spec))
         except Exception as exc:  # the namespace went away under us, a netlink error: not known
             log.debug("instance state of %s: %s", spec.id, exc)
-            return InstanceState(UNKNOWN, healthy)
+            return InstanceState(UNKNOWN, healthy, running)
         if held:
-            return InstanceState(MASTER, healthy)
-        if self._keepalived.running_in(paths, ns) is None or not vouched:
-            return InstanceState(FAULT, healthy)
-        return InstanceState(BACKUP, healthy)
+            return InstanceState(MASTER, healthy, running)
+        if not running or not vouched:
+            return InstanceState(FAULT, healthy, running)
+        return InstanceState(BACKUP, healthy, running)
 
 
 __all__ = ["BACKUP", "FAULT", "MASTER", "UNKNOWN", "InstanceProbe", "InstanceState"]

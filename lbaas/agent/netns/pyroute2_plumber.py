@@ -29,7 +29,9 @@ Choices, and why:
 * Bridges and everything attached to them in the root namespace get ``disable_ipv6=1`` *before* they go
   up, so the host never has a link-local address (nor sends RS/MLD) on a tenant network.
 * Addresses are added with IFA_F_NODAD and the namespace has ``accept_dad=0``: an IPv6 VIP is usable
-  at once instead of after DAD (the VIP's uniqueness is Neutron's job).
+  at once instead of after DAD (the VIP's uniqueness is Neutron's job). That covers the VIP keepalived adds
+  on an ACTIVE_STANDBY takeover too (it would otherwise sit tentative for a DAD round, ~1 s, while the old
+  MASTER's copy is already gone). A port's ``foreign`` addresses (that VIP) are neither added nor removed.
 * Gratuitous ARP is sent by us (``garp``) once the host end is *forwarding* in the bridge, whenever the
   VIP link came up, changed MAC or gained an address. The kernel's own ``arp_notify`` fires at link up,
   1-4 ms before linkwatch puts the bridge port in forwarding, so it is lost (measured: a neighbour's
@@ -82,7 +84,9 @@ TAGGER_ALIAS = "lbaas vlan {vid} on {phys}"
 _TAGGER_LOCK = threading.RLock()
 
 # Inside every LB namespace. One-arm LB: it never forwards, it binds VIPs that may not be configured yet
-# (nonlocal bind, needed for VRRP later), and it opens many backend connections from a single source
+# (nonlocal bind: the BACKUP of an ACTIVE_STANDBY pair runs HAProxy bound to a VIP that keepalived adds only
+# on takeover; the per-namespace sysctl rather than a per-bind ``transparent``/``freebind`` keeps every
+# rendered config, SINGLE ones included, as it is, and covers the ``peers`` and any later bind too), and it opens many backend connections from a single source
 # address (wide ephemeral range, TIME_WAIT reuse for outgoing connections).
 LB_SYSCTLS: dict[str, str] = {
     "net.ipv4.ip_forward": "0",

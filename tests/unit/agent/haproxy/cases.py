@@ -26,6 +26,8 @@ from lbaas.domain.spec import (
     SessionPersistenceSpec,
     TlsCertSpec,
     VipSpec,
+    VrrpPeerSpec,
+    VrrpSpec,
 )
 
 # The per-LB run directory used in goldens; the haproxy -c test swaps it for a temp dir.
@@ -517,3 +519,22 @@ case("pool_tls_reencrypt", TLS_OPTS)(
         healthmonitor=hm("HTTPS", url_path="/health"),
     )
 )
+
+
+# --- ACTIVE_STANDBY: one instance of a pair; its stick tables sync with the other's through "peers" ---
+def _vrrp(address: str, peer: str, **kw: Any) -> VrrpSpec:
+    return VrrpSpec(amphora_id="amp-a", role="MASTER", priority=200, virtual_router_id=9, address=address,
+                    port_id="port-vrrp-a", mac_address="fa:16:3e:00:00:0a",
+                    peers=(VrrpPeerSpec(amphora_id="amp-b", address=peer),), **kw)  # fmt: skip
+
+
+case("active_standby_peers")(lambda: lb(
+    (listener(), listener("listener-81", port=81, default_pool_id="pool-b")),
+    (pool(session_persistence=SessionPersistenceSpec(type="SOURCE_IP")),
+     pool("pool-b", session_persistence=SessionPersistenceSpec(type="APP_COOKIE", cookie_name="JSESSIONID"))),
+    topology="ACTIVE_STANDBY", vrrp=_vrrp("192.0.2.11", "192.0.2.12")))  # fmt: skip
+case("active_standby_peers_ipv6")(lambda: tcp_lb(
+    session_persistence=SessionPersistenceSpec(type="SOURCE_IP"),
+    members=(member("member-a1", "2001:db8::21"),),
+).model_copy(update={"topology": "ACTIVE_STANDBY", "vip": vip("2001:db8::10", prefixlen=64, ip_version=6),
+                     "vrrp": _vrrp("2001:db8::11", "2001:db8::12", peer_port=7001)}))  # fmt: skip

@@ -149,6 +149,7 @@ def test_the_observer_reports_the_measured_instance_state_on_change(tmp_path: Pa
     assert h.rec.reconcile(LB).ok
     assert h.state() == ("BACKUP", True)
     h.keepalived.running.clear()
+    assert h.observer.observe(LB) is False  # keepalived died: the agent reconciles (starts it again)
     assert h.state() == ("FAULT", True)
     refreshing = Observer(h.rec, h.reports, instances=InstanceProbe(h.keepalived, h.haproxy, h.plumber),
                           instance_refresh=0.0)  # fmt: skip
