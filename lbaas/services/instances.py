@@ -153,12 +153,13 @@ def applied(s: Session, lb: m.LoadBalancer, amp: m.Amphora, generation: int, *, 
         amp.applied_generation = generation
     if amp.status == BOOTING:
         amp.status = ALLOCATED
+    if lb.observed_generation == generation:  # already completed (or refused by the other instance)
+        s.flush()
+        return True
     pair = live(rows(s, lb.id))
     done = [a for a in pair if a.agent_id is not None and a.status == ALLOCATED and a.applied_generation == generation]
     if len(done) < 2:  # the other is still building (or unplaced): the slower one completes
         s.flush()
-        return True
-    if lb.observed_generation == generation and lb.provisioning_status == "ACTIVE":
         return True
     return lifecycle.complete(s, lb.id, generation, ok=True)
 

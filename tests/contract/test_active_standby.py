@@ -260,6 +260,17 @@ def test_pair_is_placed_on_two_agents_and_each_reads_its_own_spec(
     assert lb_row(database, lb_id).provisioning_status == "ACTIVE"
     assert {a.status for a in amps(database, lb_id).values()} == {"ALLOCATED"}
     assert controller.tick().instance_moves == []  # converged
+    # a change refused by one instance fails at once; the other's success does not undo that
+    r = client.post("/v2/lbaas/listeners", json={"listener": {"loadbalancer_id": lb_id, "protocol": "HTTP",
+                                                              "protocol_port": 80}})  # fmt: skip
+    assert r.status_code == 201, r.text
+    gen = lb_row(database, lb_id).generation
+    assert applied(client, hosts["BACKUP"], lb_id, gen, ok=False)
+    assert applied(client, hosts["MASTER"], lb_id, gen)
+    with database.read() as s:
+        li = s.get(m.Listener, r.json()["listener"]["id"])
+        assert li is not None and li.provisioning_status == "ERROR"
+    assert lb_row(database, lb_id).provisioning_status == "ACTIVE"
 
 
 def test_pair_waits_for_two_agents(client: TestClient, database: Database, controller: Controller) -> None:
