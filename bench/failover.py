@@ -130,6 +130,16 @@ def run(args: argparse.Namespace, report: Report) -> None:
             cluster.start_host(victim)  # it comes back, removes what it lost, takes nothing
             wait_for(functools.partial(cluster.back_and_clean, victim), 90, f"{victim} back and clean")
 
+        def pair_online() -> None:
+            try:
+                wait_for(lambda: settled_all(lbs, pair_lb) and cluster.lb(pair_lb)["operating_status"] == "ONLINE",
+                         120, "every LB ACTIVE, the pair ONLINE")  # fmt: skip
+            except AssertionError:
+                for lb_id in lbs:
+                    print(f"  {lb_id}: {cluster.lb(lb_id)}", flush=True)
+                print(f"  amphorae: {cluster.amphorae(pair_lb)}", flush=True)
+                raise
+
         def haproxy_kill(i: int, victim: str) -> None:
             other = next(h for h in (cluster.pair(pair_lb) or {}).values() if h != victim)
             old = cluster.haproxy_pids(victim, pair_lb)
@@ -140,12 +150,10 @@ def run(args: argparse.Namespace, report: Report) -> None:
         for i in range(n):  # the three kinds interleaved: the same machine conditions for each
             wait_for(lambda: settled_all(lbs, pair_lb), 120, "every LB ACTIVE")
             host_kill("single_host", i, singles[0], single_url, str(cluster.settled(lbs)[singles[0]]))  # type: ignore[index]
-            wait_for(lambda: settled_all(lbs, pair_lb) and cluster.lb(pair_lb)["operating_status"] == "ONLINE",
-                     120, "every LB ACTIVE, the pair ONLINE")  # fmt: skip
+            pair_online()
             victim = wait_for(holder, 30, "one VIP holder")
             host_kill("as_host", i, pair_lb, pair_url, victim)
-            wait_for(lambda: settled_all(lbs, pair_lb) and cluster.lb(pair_lb)["operating_status"] == "ONLINE",
-                     120, "every LB ACTIVE, the pair ONLINE")  # fmt: skip
+            pair_online()
             haproxy_kill(i, wait_for(holder, 30, "one VIP holder"))
     finally:
         cluster.close()

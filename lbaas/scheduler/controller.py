@@ -95,7 +95,7 @@ def instance_views(s: Session, providers: Iterable[str]) -> list[InstanceView]:
             binding_epoch=amp.binding_epoch,
             zone=zones.get(az) if az else None,
             replace=amp.status == instances.REPLACED,
-            running=amp.status in (instances.ALLOCATED, instances.REPLACED) and amp.applied_generation > 0,
+            running=amp.status != instances.BOOTING and amp.applied_generation > 0,  # serves something
             vrrp_state=amp.vrrp_state,
         )
         for amp, az in rows

@@ -214,9 +214,11 @@ def plan_pairs(
                 take(choice)
             continue
         marked = [i for i in pair if i.replace]
-        if not marked or not all(i.running for i in pair):
-            continue  # one at a time: wait until every instance of the pair runs
+        if not marked:
+            continue
         inst = sorted(marked, key=lambda i: (i.vrrp_state == "MASTER", i.role == "MASTER", i.id))[0]
+        if not all(i.running for i in pair if i.id != inst.id):
+            continue  # one at a time: only while the other instance runs
         others = tuple(str(i.agent_id) for i in pair if i.id != inst.id)
         choice = _pick(lb_id, zone, by_id, now, timing, policy, exclude=set(others), avoid={str(inst.agent_id)})
         if choice is None:

@@ -157,6 +157,11 @@ def delete(s: Session, amphora_id: str) -> None:
     if amp.status != "ERROR":
         raise errors.ImmutableObject("Amphora", amp.id)
     lb_id = amp.loadbalancer_id
+    lb = s.get(m.LoadBalancer, lb_id) if lb_id else None
+    if lb is not None and instances.is_pair(lb):  # one of a pair: rebuilt in its slot (the controller)
+        instances.mark_replaced(s, lb.id, [amp.id])
+        nudge_after_commit(s, lb.id)
+        return
     s.delete(amp)
     if lb_id is not None:
         nudge_after_commit(s, lb_id)

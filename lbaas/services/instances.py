@@ -42,6 +42,7 @@ ADVERT_INT_MS = 100
 VRRP_STATES = ("MASTER", "BACKUP", "FAULT", "UNKNOWN")
 BOOTING = "BOOTING"  # placed or waiting for an agent, not yet running the current generation
 ALLOCATED = "ALLOCATED"  # running (applied a generation)
+FAILED = "ERROR"  # refused the current generation (until it applies one)
 REPLACED = "PENDING_DELETE"  # marked for replacement (amphora or LB failover); rebuilt one at a time
 GONE = ("DELETED",)
 
@@ -142,25 +143,31 @@ def peers(s: Session, amp: m.Amphora) -> list[m.Amphora]:
 
 def applied(s: Session, lb: m.LoadBalancer, amp: m.Amphora, generation: int, *, ok: bool,
             message: str | None) -> bool:  # fmt: skip
-    """``amp``'s agent applied (or refused) ``generation``; complete the LB when the pair is done."""
+    """``amp``'s agent applied (or refused) ``generation``; complete the LB when the pair is done.
+
+    A refusal fails the generation at once and marks the instance ERROR; the other instance's success
+    does not undo it, the refusing instance's own later success (its agent retries) does, as the
+    single agent's later success does for a SINGLE LB."""
     if generation != lb.generation:
         return False
     if lb.provisioning_status == "PENDING_DELETE":
         return lifecycle.complete(s, lb.id, generation, ok=ok, message=message) if ok else False
     if not ok:
+        if amp.status != REPLACED:
+            amp.status = FAILED
         return lifecycle.complete(s, lb.id, generation, ok=False, message=message)
     if amp.applied_generation != generation:
         amp.applied_generation = generation
-    if amp.status == BOOTING:
+    if amp.status in (BOOTING, FAILED):
         amp.status = ALLOCATED
-    if lb.observed_generation == generation:  # already completed (or refused by the other instance)
-        s.flush()
-        return True
     pair = live(rows(s, lb.id))
     done = [a for a in pair if a.agent_id is not None and a.status == ALLOCATED and a.applied_generation == generation]
-    if len(done) < 2:  # the other is still building (or unplaced): the slower one completes
+    if len(done) < 2:  # the other is still building (or unplaced, or refused): not complete yet
         s.flush()
         return True
+    if lb.observed_generation == generation and lb.provisioning_status == "ACTIVE" and lb.status_message is None:
+        s.flush()
+        return True  # already complete: a repeated report
     return lifecycle.complete(s, lb.id, generation, ok=True)
 
 

@@ -118,8 +118,8 @@ def assigned(client: TestClient, host: str) -> dict[str, int]:
 
 
 def applied(client: TestClient, host: str, lb_id: str, gen: int, ok: bool = True) -> bool:
-    r = client.post(f"/internal/agents/{host}/loadbalancers/{lb_id}/applied", json={"generation": gen, "ok": ok},
-                    headers=H)  # fmt: skip
+    body = {"generation": gen, "ok": ok, "message": None if ok else "refused by the test"}
+    r = client.post(f"/internal/agents/{host}/loadbalancers/{lb_id}/applied", json=body, headers=H)
     assert r.status_code == 200, r.text
     return bool(r.json()["accepted"])
 
@@ -260,17 +260,23 @@ def test_pair_is_placed_on_two_agents_and_each_reads_its_own_spec(
     assert lb_row(database, lb_id).provisioning_status == "ACTIVE"
     assert {a.status for a in amps(database, lb_id).values()} == {"ALLOCATED"}
     assert controller.tick().instance_moves == []  # converged
-    # a change refused by one instance fails at once; the other's success does not undo that
+    # a change refused by one instance fails at once; the other's success does not undo that, the
+    # refusing instance's own later success (its agent retried) does
     r = client.post("/v2/lbaas/listeners", json={"listener": {"loadbalancer_id": lb_id, "protocol": "HTTP",
                                                               "protocol_port": 80}})  # fmt: skip
     assert r.status_code == 201, r.text
     gen = lb_row(database, lb_id).generation
     assert applied(client, hosts["BACKUP"], lb_id, gen, ok=False)
+    assert amps(database, lb_id)["BACKUP"].status == "ERROR"
     assert applied(client, hosts["MASTER"], lb_id, gen)
     with database.read() as s:
         li = s.get(m.Listener, r.json()["listener"]["id"])
         assert li is not None and li.provisioning_status == "ERROR"
-    assert lb_row(database, lb_id).provisioning_status == "ACTIVE"
+    assert lb_row(database, lb_id).provisioning_status == "ACTIVE" and lb_row(database, lb_id).status_message
+    assert applied(client, hosts["BACKUP"], lb_id, gen)
+    assert amps(database, lb_id)["BACKUP"].status == "ALLOCATED"
+    lb = lb_row(database, lb_id)
+    assert (lb.provisioning_status, lb.status_message) == ("ACTIVE", None)
 
 
 def test_pair_waits_for_two_agents(client: TestClient, database: Database, controller: Controller) -> None:

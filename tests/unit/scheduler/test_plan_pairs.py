@@ -3,6 +3,7 @@ replacement on request one at a time (table tests over views, no database)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -101,9 +102,14 @@ def test_replacement_on_request_one_at_a_time() -> None:
     # both marked, both running: the one not measured MASTER goes first, avoiding its own agent and the peer's
     got, _, _ = moves(pair("h1", "h2", replace=("MASTER", "BACKUP"), master_state="MASTER"), FLEET)
     assert got == {"b": "h3"}
-    # a member of the pair is not running yet: wait
+    # the other member of the pair is not running yet: wait
     got, _, _ = moves(pair("h1", "h2", replace=("MASTER",), running=False), FLEET)
     assert got == {}
+    # the marked one itself need not run (an instance that never applied can be replaced)
+    insts = pair("h1", "h2", replace=("MASTER",))
+    insts[0] = dataclasses.replace(insts[0], running=False)
+    got, _, _ = moves(insts, FLEET)
+    assert got == {"m": "h3"}
     # only two agents: the replacement is rebuilt on its own agent (never on the peer's)
     got, _, _ = moves(pair("h1", "h2", replace=("MASTER",)), FLEET[:2])
     assert got == {"m": "h1"}
