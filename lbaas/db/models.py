@@ -331,6 +331,8 @@ class Amphora(Base, IdMixin, TimestampMixin):
     healthy: Mapped[bool | None] = mapped_column(Boolean)
     measured_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     applied_generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # the operating statuses this instance last reported (object id → status), merged from its reports
+    operating_statuses: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class VrrpGroup(Base):

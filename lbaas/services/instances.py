@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
@@ -212,27 +213,45 @@ def _rollup(lb: m.LoadBalancer) -> str:
 
 
 def record_instance(s: Session, amp: m.Amphora, *, epoch: int, vrrp_state: str, healthy: bool) -> bool:
-    """Store what the agent measured, if ``epoch`` is this instance's; only a change is written."""
+    """Store what the agent measured, if ``epoch`` is this instance's; only a change is written. When
+    the authoritative instance changes (the VIP moved), the new one's last statuses are applied."""
     if epoch != amp.binding_epoch:
         return False
     state = vrrp_state if vrrp_state in VRRP_STATES else "UNKNOWN"
     if amp.vrrp_state == state and amp.healthy == healthy:
         return True
-    amp.vrrp_state, amp.healthy, amp.measured_at = state, healthy, dt.datetime.now(dt.UTC).replace(tzinfo=None)
     lb = s.get(m.LoadBalancer, amp.loadbalancer_id) if amp.loadbalancer_id else None
-    if lb is not None and lb.admin_state_up:
+    before = authoritative(live(rows(s, lb.id))) if lb is not None else None
+    amp.vrrp_state, amp.healthy, amp.measured_at = state, healthy, dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if lb is not None:
         pair = live(rows(s, lb.id))
-        want = lb_operating(pair, _rollup(lb))
-        if lb.operating_status != want:
-            lb.operating_status = want
+        now = authoritative(pair)
+        if now is not None and now is not before and now.operating_statuses:
+            _apply_statuses(lb, {k: v for k, v in now.operating_statuses.items() if k != lb.id})
+        if lb.admin_state_up:
+            want = lb_operating(pair, _rollup(lb))
+            if lb.operating_status != want:
+                lb.operating_status = want
     s.flush()
     return True
+
+
+def _apply_statuses(lb: m.LoadBalancer, statuses: Mapping[str, str]) -> None:
+    objs: dict[str, Any] = {o.id: o for o in lifecycle.iter_tree(lb)}
+    for oid, status in statuses.items():
+        obj = objs.get(oid)
+        if obj is not None and obj.operating_status != status:
+            obj.operating_status = status
 
 
 def filter_operating(s: Session, lb: m.LoadBalancer, amp: m.Amphora,
                      statuses: Mapping[str, str]) -> dict[str, str]:  # fmt: skip
     """The statuses of an operating report that count: none unless ``amp`` is authoritative; the LB's own
-    status is corrected for the pair's health."""
+    status is corrected for the pair's health. Every instance's statuses are kept on its record (the
+    agent reports changes only), so an instance that becomes authoritative brings its whole view."""
+    merged = {**(amp.operating_statuses or {}), **statuses}
+    if merged != amp.operating_statuses:
+        amp.operating_statuses = merged
     pair = live(rows(s, lb.id))
     if authoritative(pair) is not amp:
         return {}

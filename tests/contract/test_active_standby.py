@@ -480,3 +480,33 @@ def test_lb_status_follows_its_listeners_when_the_pair_heals(
     assert lb_row(database, lb_id).operating_status == "DEGRADED"
     report(client, hb, lb_id, pair["BACKUP"].id, 1, "BACKUP", True)
     assert lb_row(database, lb_id).operating_status == "DEGRADED"  # the listener's, not the pair's
+
+
+def test_new_authority_brings_its_own_statuses(client: TestClient, database: Database, controller: Controller) -> None:
+    """Agents report changed statuses only, so the BACKUP's view is kept (not applied) and applied as a
+    whole when it becomes the instance that counts (the VIP moved to it)."""
+    lb_id = create(client, make_subnet(database), listeners=[{"protocol": "HTTP", "protocol_port": 80}])
+    for h in "ab":
+        beat(client, h)
+    controller.tick()
+    pair = amps(database, lb_id)
+    hm, hb = host_of(database, pair["MASTER"]), host_of(database, pair["BACKUP"])
+    with database.read() as s:
+        listener_id = str(s.scalar(select(m.Listener.id).where(m.Listener.loadbalancer_id == lb_id)))
+    report(client, hm, lb_id, pair["MASTER"].id, 1, "MASTER", True)
+    report(client, hb, lb_id, pair["BACKUP"].id, 1, "BACKUP", True)
+    ops = f"/internal/agents/{{}}/loadbalancers/{lb_id}/operating"
+    client.post(ops.format(hm), json={"statuses": {lb_id: "ONLINE", listener_id: "ONLINE"}}, headers=H)
+    client.post(ops.format(hb), json={"statuses": {lb_id: "DEGRADED", listener_id: "DEGRADED"}}, headers=H)
+
+    def listener_status() -> str:
+        with database.read() as s:
+            li = s.get(m.Listener, listener_id)
+            assert li is not None
+            return li.operating_status
+
+    assert listener_status() == "ONLINE"  # the BACKUP's view is not applied
+    report(client, hm, lb_id, pair["MASTER"].id, 1, "FAULT", False)
+    report(client, hb, lb_id, pair["BACKUP"].id, 1, "MASTER", True)  # the VIP moved: its view counts now
+    assert listener_status() == "DEGRADED"
+    assert lb_row(database, lb_id).operating_status == "DEGRADED"

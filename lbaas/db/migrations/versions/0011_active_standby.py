@@ -25,6 +25,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('healthy', sa.Boolean(), nullable=True))
         batch_op.add_column(sa.Column('measured_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('applied_generation', sa.BigInteger(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('operating_statuses', sa.JSON(), nullable=True))
         batch_op.create_index(batch_op.f('ix_amphora_agent_id'), ['agent_id'], unique=False)
     op.create_table(
         'vrrp_group',
@@ -44,6 +45,6 @@ def downgrade() -> None:
     op.drop_table('vrrp_group')
     with op.batch_alter_table('amphora', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_amphora_agent_id'))
-        for col in ('applied_generation', 'measured_at', 'healthy', 'vrrp_state', 'vrrp_interface', 'vrrp_id',
+        for col in ('operating_statuses', 'applied_generation', 'measured_at', 'healthy', 'vrrp_state', 'vrrp_interface', 'vrrp_id',
                     'vrrp_priority', 'binding_epoch'):
             batch_op.drop_column(col)
