@@ -202,8 +202,10 @@ class Controller:
         for host, ids in nudges.items():
             self._nudger.publish(host, ids)
         for lb_id in set(p.witnessed) - self._witnessed:
-            log.warning("LB %s: an instance's agent is dead but its peer still hears it (measured BACKUP): "
-                        "not rebuilt while it holds the VIP", lb_id)
+            # usually a few tenths of a second after a host death, until the survivor reports MASTER;
+            # for as long as the partition lasts when the agent is only cut off from the API
+            log.info("LB %s: an instance's agent is dead but its peer still hears it (measured BACKUP): "
+                     "not rebuilt while it holds the VIP", lb_id)
         self._witnessed = set(p.witnessed)
         if p.unplaceable:
             log.warning("no live enabled agent for %d LBs (e.g. %s); retrying", len(p.unplaceable), p.unplaceable[0])
