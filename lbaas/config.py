@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     agent_down_time: float = 1.0  # seconds of silence before an agent is dead and its LBs move
     controller_interval: float = 0.25  # a pass is two small queries; up to one interval adds to detection
     placement_policy: str = "least_loaded"
+    # The topology of a load balancer whose flavor names none (Octavia's [controller_worker]
+    # loadbalancer_topology). ACTIVE_STANDBY needs the scale-out deployment with at least two agents: the
+    # embedded `lbaas serve` (one agent) refuses such a create with 501.
+    default_topology: Literal["SINGLE", "ACTIVE_STANDBY"] = "SINGLE"
     # Circuit breaker: no automatic failover while more than this share of enabled agents is down or suspect.
     failover_max_dead_share: float = 0.5
     # Secret store: the Fernet key file, created 0600 at first use (default <state_dir>/secret.key). In

@@ -82,7 +82,7 @@ def run_api(settings: Settings, *, log_level: str = "info") -> None:
     if not settings.internal_secret:
         log.warning("no internal_secret: the internal agent API refuses every agent")
     db = Database(settings.db_url())
-    providers = build_providers(settings, db)
+    providers = build_providers(settings, db, active_standby=True)
     haproxy = providers["haproxy"]
     nudger = make_nudger(settings)
     router = NudgeRouter(db, nudger)

@@ -89,4 +89,8 @@ class ApiReporter(_Remote):
             self._call("POST", f"/loadbalancers/{quote(lb_id, safe='')}/stats", body)
 
     def instance(self, lb_id: str, amphora_id: str, *, epoch: int, vrrp_state: str, healthy: bool) -> None:
-        return None  # ACTIVE_STANDBY control plane: posts to the internal endpoint (issue 11, in progress)
+        self._call(
+            "POST",
+            f"/loadbalancers/{quote(lb_id, safe='')}/instances/{quote(amphora_id, safe='')}",
+            {"epoch": epoch, "vrrp_state": vrrp_state, "healthy": healthy},
+        )

@@ -42,7 +42,15 @@ class DbReporter:
         self._db = db
         self._host = host
 
+    def _pair(self, lb_id: str) -> bool:
+        with self._db.read() as s:
+            return s.scalar(select(m.LoadBalancer.topology).where(m.LoadBalancer.id == lb_id)) == "ACTIVE_STANDBY"
+
     def applied(self, lb_id: str, generation: int, *, ok: bool, message: str | None = None) -> None:
+        if self._pair(lb_id):  # ACTIVE_STANDBY: this host's instance applied it (fenced by its binding)
+            with self._db.write() as s:
+                agents.applied(s, self._host, lb_id, generation, ok=ok, message=message)
+            return
         if ok and self._recorded(lb_id, generation):
             return  # a restarted agent confirming what runs: a read, not a write transaction per LB
         with self._db.write() as s:
@@ -73,6 +81,10 @@ class DbReporter:
     def operating(self, lb_id: str, statuses: Mapping[str, str]) -> None:
         if not statuses:
             return
+        if self._pair(lb_id):  # ACTIVE_STANDBY: counted only from the authoritative instance
+            with self._db.write() as s:
+                agents.operating(s, self._host, lb_id, statuses)
+            return
         with self._db.write() as s:
             lb = s.get(m.LoadBalancer, lb_id)
             if lb is not None:
@@ -84,4 +96,15 @@ class DbReporter:
                 agents.record_stats(s, lb_id, deltas)
 
     def instance(self, lb_id: str, amphora_id: str, *, epoch: int, vrrp_state: str, healthy: bool) -> None:
-        return None  # ACTIVE_STANDBY control plane: records the instance (issue 11, in progress)
+        if self._instance_unchanged(lb_id, amphora_id, epoch, vrrp_state, healthy):
+            return  # reported at every resync: a read, not a write transaction, when nothing changed
+        with self._db.write() as s:
+            agents.instance(s, self._host, lb_id, amphora_id, epoch=epoch, vrrp_state=vrrp_state, healthy=healthy)
+
+    def _instance_unchanged(self, lb_id: str, amphora_id: str, epoch: int, vrrp_state: str, healthy: bool) -> bool:
+        with self._db.read() as s:
+            row = s.execute(
+                select(m.Amphora.binding_epoch, m.Amphora.vrrp_state, m.Amphora.healthy)
+                .where(m.Amphora.id == amphora_id, m.Amphora.loadbalancer_id == lb_id)
+            ).first()  # fmt: skip
+        return row is None or row[0] != epoch or (row[1], row[2]) == (vrrp_state, healthy)

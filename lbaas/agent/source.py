@@ -19,6 +19,7 @@ from lbaas.db.base import utcnow
 from lbaas.db.session import Database
 from lbaas.db.to_spec import TlsResolver, to_spec
 from lbaas.domain.spec import LoadBalancerSpec
+from lbaas.services import instances
 
 
 class DesiredStateSource(Protocol):
@@ -73,13 +74,17 @@ class DbSource:
         with self._db.write() as s:
             s.execute(
                 update(m.LoadBalancer)
-                .where(m.LoadBalancer.agent_id.is_(None), m.LoadBalancer.provider.in_(self._providers))
+                .where(m.LoadBalancer.agent_id.is_(None), m.LoadBalancer.provider.in_(self._providers),
+                       m.LoadBalancer.topology == "SINGLE")
                 .values(agent_id=self.agent_id, binding_epoch=m.LoadBalancer.binding_epoch + 1)
-            )
+            )  # fmt: skip
             rows = s.execute(
                 select(m.LoadBalancer.id, m.LoadBalancer.generation).where(m.LoadBalancer.agent_id == self.agent_id)
             )
-            return {lb_id: gen for lb_id, gen in rows}
+            out = {lb_id: gen for lb_id, gen in rows}
+            # ACTIVE_STANDBY instances are never claimed here: the controller binds each (two agents)
+            out.update(instances.assigned(s, self.agent_id))
+            return out
 
     def _claim(self, lb_id: str) -> None:
         """Bind one unbound LB to this agent: what ``assigned`` does for every unbound LB, for one id
@@ -88,7 +93,7 @@ class DbSource:
             s.execute(
                 update(m.LoadBalancer)
                 .where(m.LoadBalancer.id == lb_id, m.LoadBalancer.agent_id.is_(None),
-                       m.LoadBalancer.provider.in_(self._providers))
+                       m.LoadBalancer.provider.in_(self._providers), m.LoadBalancer.topology == "SINGLE")
                 .values(agent_id=self.agent_id, binding_epoch=m.LoadBalancer.binding_epoch + 1)
             )
 
@@ -166,6 +171,9 @@ class DbSource:
             lb = s.get(m.LoadBalancer, lb_id)
             if lb is None or lb.provider not in self._providers:
                 return None
+            if lb.topology == "ACTIVE_STANDBY":  # this agent's instance of the pair, if it holds one
+                amp = instances.of_agent(s, lb_id, self.agent_id)
+                return to_spec(s, lb, self._tls, amp) if amp is not None else None
             if lb.agent_id == self.agent_id:
                 return to_spec(s, lb, self._tls)
             if lb.agent_id is not None:

@@ -190,7 +190,14 @@ def _delete_lb(s: Session, lb: m.LoadBalancer) -> None:
     s.flush()
     s.execute(delete(m.ListenerStats).where(m.ListenerStats.loadbalancer_id == lb.id))
     s.execute(delete(m.MemberStats).where(m.MemberStats.loadbalancer_id == lb.id))
+    # ACTIVE_STANDBY: the instances' vrrp ports and the VRRP group go with the LB
+    vrrp_ports = [p for p in s.scalars(select(m.Amphora.vrrp_port_id).where(m.Amphora.loadbalancer_id == lb.id)) if p]
     s.execute(delete(m.Amphora).where(m.Amphora.loadbalancer_id == lb.id))
+    s.execute(delete(m.VrrpGroup).where(m.VrrpGroup.load_balancer_id == lb.id))
+    for port_id in vrrp_ports:
+        port = s.get(m.Port, port_id)
+        if port is not None and port.name.startswith("octavia-lb-vrrp-"):
+            s.delete(port)
     if lb.vip_port_id:
         port = s.get(m.Port, lb.vip_port_id)
         if port is not None and port.name == f"octavia-lb-{lb.id}":

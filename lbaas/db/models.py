@@ -310,7 +310,7 @@ class Amphora(Base, IdMixin, TimestampMixin):
 
     __tablename__ = "amphora"
     loadbalancer_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("load_balancer.id"), index=True)
-    agent_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("agent.id"))
+    agent_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("agent.id"), index=True)
     compute_id: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="STANDALONE")
     status: Mapped[str] = mapped_column(String(36), default="BOOTING")
@@ -320,6 +320,32 @@ class Amphora(Base, IdMixin, TimestampMixin):
     vrrp_port_id: Mapped[str | None] = mapped_column(String(36))
     lb_network_ip: Mapped[str | None] = mapped_column(String(64))
     cached_zone: Mapped[str | None] = mapped_column(String(255))
+    # ACTIVE_STANDBY (issue 11): each instance is bound on its own (agent_id + binding_epoch, fencing as
+    # the LB's binding for SINGLE); Octavia's names for the VRRP fields; vrrp_id is the group's virtual
+    # router id (see VrrpGroup). Measured by the agent (StatusReporter.instance): vrrp_state, healthy.
+    binding_epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    vrrp_priority: Mapped[int | None] = mapped_column(Integer)
+    vrrp_id: Mapped[int | None] = mapped_column(Integer)
+    vrrp_interface: Mapped[str | None] = mapped_column(String(16))
+    vrrp_state: Mapped[str | None] = mapped_column(String(16))
+    healthy: Mapped[bool | None] = mapped_column(Boolean)
+    measured_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    applied_generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # the operating statuses this instance last reported (object id → status), merged from its reports
+    operating_statuses: Mapped[dict[str, str] | None] = mapped_column(JSON)
+
+
+class VrrpGroup(Base):
+    """The VRRP group of an ACTIVE_STANDBY load balancer (Octavia's vrrp_group): its virtual router id,
+    unique among the groups of one VIP network (the constraint is the guarantee under concurrency)."""
+
+    __tablename__ = "vrrp_group"
+    __table_args__ = (UniqueConstraint("vip_network_id", "vrrp_id", name="uq_vrrp_group_network_vrrp_id"),)
+    load_balancer_id: Mapped[str] = mapped_column(String(36), ForeignKey("load_balancer.id"), primary_key=True)
+    vrrp_group_name: Mapped[str] = mapped_column(String(36))
+    vip_network_id: Mapped[str] = mapped_column(String(36))
+    vrrp_id: Mapped[int] = mapped_column(Integer)
+    advert_int: Mapped[int] = mapped_column(Integer, default=100)  # milliseconds (VrrpSpec.advert_int_ms)
 
 
 # --------------------------------------------------------------------------- Neutron subset
@@ -461,5 +487,6 @@ __all__ = [
     "SecretContainer",
     "Subnet",
     "Tag",
+    "VrrpGroup",
     "new_id",
 ]

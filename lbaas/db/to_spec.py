@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lbaas.db import models as m
@@ -211,15 +212,43 @@ def build_vip(s: Session, lb: m.LoadBalancer) -> spec.VipSpec:
     )
 
 
-def to_spec(s: Session, lb: m.LoadBalancer, tls: TlsResolver | None = None) -> spec.LoadBalancerSpec:
+def vrrp_spec(s: Session, amp: m.Amphora) -> spec.VrrpSpec:
+    """``amp``'s side of its ACTIVE_STANDBY pair; the other live instance of the LB is its peer."""
+    port = s.get(m.Port, amp.vrrp_port_id) if amp.vrrp_port_id else None
+    if port is None or amp.vrrp_ip is None or amp.vrrp_id is None or amp.vrrp_priority is None:
+        raise LookupError(f"amphora {amp.id} has no complete vrrp port")
+    others = s.scalars(
+        select(m.Amphora).where(m.Amphora.loadbalancer_id == amp.loadbalancer_id, m.Amphora.id != amp.id,
+                                m.Amphora.role.in_(("MASTER", "BACKUP")), m.Amphora.status != "DELETED")
+        .order_by(m.Amphora.id)
+    ).all()  # fmt: skip
+    return spec.VrrpSpec(
+        amphora_id=amp.id,
+        role=amp.role,
+        priority=amp.vrrp_priority,
+        virtual_router_id=amp.vrrp_id,
+        address=_canon(amp.vrrp_ip),
+        port_id=port.id,
+        mac_address=port.mac_address,
+        peers=tuple(spec.VrrpPeerSpec(amphora_id=o.id, address=_canon(o.vrrp_ip)) for o in others if o.vrrp_ip),
+    )
+
+
+def to_spec(
+    s: Session, lb: m.LoadBalancer, tls: TlsResolver | None = None, instance: m.Amphora | None = None
+) -> spec.LoadBalancerSpec:
+    """``instance``: for an ACTIVE_STANDBY LB, the agent's own instance: the spec then carries its
+    ``vrrp`` side and its binding epoch (each agent of the pair reads its own spec)."""
+    vrrp = vrrp_spec(s, instance) if instance is not None and lb.topology == "ACTIVE_STANDBY" else None
     return spec.LoadBalancerSpec(
         id=lb.id,
         project_id=lb.project_id,
         admin_state_up=lb.admin_state_up,
         generation=lb.generation,
-        binding_epoch=lb.binding_epoch,
+        binding_epoch=instance.binding_epoch if vrrp is not None and instance is not None else lb.binding_epoch,
         topology=lb.topology,
         vip=build_vip(s, lb),
+        vrrp=vrrp,
         listeners=tuple(_listener(s, li, tls) for li in lb.listeners if _alive(li)),
         pools=tuple(_pool(s, p, tls) for p in lb.pools if _alive(p)),
         deleting=lb.provisioning_status in ("PENDING_DELETE", "DELETED"),

@@ -28,7 +28,7 @@ class Provider(Protocol):
 
 
 FLAVOR_CAPABILITIES = [
-    {"name": "loadbalancer_topology", "description": "The load balancer topology. One of: SINGLE - One agent instance per load balancer. ACTIVE_STANDBY - Two instances per load balancer (not yet)."},  # noqa: E501
+    {"name": "loadbalancer_topology", "description": "The load balancer topology. One of: SINGLE - One agent instance per load balancer. ACTIVE_STANDBY - Two instances per load balancer on two agents, the VIP held by VRRP."},  # noqa: E501
 ]
 AZ_CAPABILITIES = [
     {"name": "compute_zone", "description": "The availability zone of the agents that run the load balancer."},

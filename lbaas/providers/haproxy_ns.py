@@ -22,15 +22,22 @@ class HaproxyProvider:
     name = "haproxy"
     description = "HAProxy in a network namespace per load balancer, one-arm, on lbaas agents."
 
-    def __init__(self, deliver: Callable[[Iterable[str]], None] | None = None) -> None:
+    def __init__(self, deliver: Callable[[Iterable[str]], None] | None = None, *, active_standby: bool = False) -> None:
         self._deliver = deliver
+        # ACTIVE_STANDBY needs two agents: the scale-out wiring has them, the embedded build has one
+        self._active_standby = active_standby
 
     def connect(self, deliver: Callable[[Iterable[str]], None]) -> None:
         self._deliver = deliver
 
     def validate(self, lb: LoadBalancerSpec) -> None:
-        if lb.topology != "SINGLE":
-            raise _unsupported(f"loadbalancer_topology {lb.topology} (only SINGLE for now).")
+        if lb.topology == "ACTIVE_STANDBY" and not self._active_standby:
+            raise _unsupported(
+                "loadbalancer_topology ACTIVE_STANDBY needs the scale-out deployment (lbaas api, controller and "
+                "at least two agents); the embedded `lbaas serve` has one agent."
+            )
+        if lb.topology not in ("SINGLE", "ACTIVE_STANDBY"):
+            raise _unsupported(f"loadbalancer_topology {lb.topology}.")
         for li in lb.listeners:
             if li.protocol in ("UDP", "SCTP"):
                 raise _unsupported(f"{li.protocol} listeners (not implemented yet).")

@@ -31,8 +31,8 @@ from lbaas.db import models as m
 from lbaas.db.session import Database
 from lbaas.domain.agents import Timing
 from lbaas.scheduler.placement import LbView, PlacementPolicy, least_loaded
-from lbaas.scheduler.plan import Plan, plan
-from lbaas.services import agents
+from lbaas.scheduler.plan import InstanceView, Plan, plan
+from lbaas.services import agents, instances
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def lb_views(s: Session, providers: Iterable[str]) -> list[LbView]:
     rows = s.execute(
         select(
             m.LoadBalancer.id, m.LoadBalancer.agent_id, m.LoadBalancer.binding_epoch, m.LoadBalancer.availability_zone
-        ).where(m.LoadBalancer.provider.in_(list(providers)))
+        ).where(m.LoadBalancer.provider.in_(list(providers)), m.LoadBalancer.topology == "SINGLE")
     )
     return [
         LbView(
@@ -74,6 +74,31 @@ def lb_views(s: Session, providers: Iterable[str]) -> list[LbView]:
             previous_agent_id=previous.get(lb_id),
         )
         for lb_id, agent_id, epoch, az in rows
+    ]
+
+
+def instance_views(s: Session, providers: Iterable[str]) -> list[InstanceView]:
+    """The instances of every ACTIVE_STANDBY LB of ``providers`` (their bindings, as ``plan`` needs)."""
+    zones = compute_zones(s)
+    rows = s.execute(
+        select(m.Amphora, m.LoadBalancer.availability_zone)
+        .join(m.LoadBalancer, m.LoadBalancer.id == m.Amphora.loadbalancer_id)
+        .where(m.LoadBalancer.provider.in_(list(providers)), m.LoadBalancer.topology == "ACTIVE_STANDBY",
+               m.Amphora.role.in_(("MASTER", "BACKUP")), m.Amphora.status.not_in(instances.GONE))
+    )  # fmt: skip
+    return [
+        InstanceView(
+            id=amp.id,
+            lb_id=str(amp.loadbalancer_id),
+            role=amp.role,
+            agent_id=amp.agent_id,
+            binding_epoch=amp.binding_epoch,
+            zone=zones.get(az) if az else None,
+            replace=amp.status == instances.REPLACED,
+            running=amp.status != instances.BOOTING and amp.applied_generation > 0,  # serves something
+            vrrp_state=amp.vrrp_state,
+        )
+        for amp, az in rows
     ]
 
 
@@ -103,6 +128,7 @@ class Controller:
         self._clock = clock
         self._open_until = 0.0  # monotonic time until which the breaker stays open after recovery
         self._stop = threading.Event()
+        self._witnessed: set[str] = set()
         self.failovers = 0  # LBs moved off a dead agent by this controller (the service metrics read it)
 
     @property
@@ -113,7 +139,9 @@ class Controller:
         with self._db.read() as s:
             agent_rows = agents.views(s)
             lbs = lb_views(s, self._providers)
+            pairs = instance_views(s, self._providers)
         hosts = {a.id: a.host for a in agent_rows}
+        zones_of = {a.id: a.availability_zone for a in agent_rows}
         held = self._clock() < self._open_until
         p = plan(
             lbs,
@@ -123,6 +151,7 @@ class Controller:
             max_dead_share=self._max_dead_share,
             policy=self._policy,
             hold_open=held,
+            instances=pairs,
         )
         if p.breaker is not None and p.breaker.tripped:
             self._open_until = self._clock() + self._breaker_hold
@@ -147,8 +176,37 @@ class Controller:
             for agent_id in (mv.to_agent_id, mv.from_agent_id):
                 if agent_id in hosts:
                     nudges.setdefault(hosts[agent_id], set()).add(mv.lb_id)
+        for im in p.instance_moves:
+            with self._db.write() as s:
+                if im.new_record:
+                    won = instances.replace(s, im.amphora_id, from_agent_id=im.from_agent_id, from_epoch=im.from_epoch,
+                                            to_agent_id=im.to_agent_id, host=hosts[im.to_agent_id],
+                                            zone=zones_of.get(im.to_agent_id)) is not None  # fmt: skip
+                else:
+                    won = instances.bind(s, im.amphora_id, from_epoch=im.from_epoch, to_agent_id=im.to_agent_id,
+                                         host=hosts[im.to_agent_id], zone=zones_of.get(im.to_agent_id))  # fmt: skip
+            if not won:
+                continue
+            if im.failover:
+                self.failovers += 1
+            if im.failover:
+                what = f"instance {im.amphora_id} failed over from dead agent {hosts.get(im.from_agent_id or '')}"
+            elif im.new_record:
+                what = f"instance {im.amphora_id} replaced (on request) from {hosts.get(im.from_agent_id or '')}"
+            else:
+                what = f"instance {im.amphora_id} placed"
+            log.info("LB %s %s → %s", im.lb_id, what, hosts[im.to_agent_id])
+            for agent_id in (im.to_agent_id, im.from_agent_id, *im.peer_agent_ids):
+                if agent_id in hosts:
+                    nudges.setdefault(hosts[agent_id], set()).add(im.lb_id)
         for host, ids in nudges.items():
             self._nudger.publish(host, ids)
+        for lb_id in set(p.witnessed) - self._witnessed:
+            # usually a few tenths of a second after a host death, until the survivor reports MASTER;
+            # for as long as the partition lasts when the agent is only cut off from the API
+            log.info("LB %s: an instance's agent is dead but its peer still hears it (measured BACKUP): "
+                     "not rebuilt while it holds the VIP", lb_id)
+        self._witnessed = set(p.witnessed)
         if p.unplaceable:
             log.warning("no live enabled agent for %d LBs (e.g. %s); retrying", len(p.unplaceable), p.unplaceable[0])
         return p

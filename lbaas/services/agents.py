@@ -32,7 +32,7 @@ from lbaas.domain import errors
 from lbaas.domain.agents import AgentView, Breaker, Timing, breaker, liveness
 from lbaas.domain.spec import LoadBalancerSpec
 from lbaas.domain.status import MEMBER_KEY_PREFIX
-from lbaas.services import amphorae
+from lbaas.services import amphorae, instances
 
 STAT_FIELDS = ("bytes_in", "bytes_out", "active_connections", "total_connections", "request_errors")
 GAUGES = ("active_connections",)
@@ -78,33 +78,67 @@ def assigned(s: Session, host: str) -> dict[str, int]:
     if agent_id is None:
         return {}
     rows = s.execute(select(m.LoadBalancer.id, m.LoadBalancer.generation).where(m.LoadBalancer.agent_id == agent_id))
-    return {lb_id: gen for lb_id, gen in rows}
+    out = {lb_id: gen for lb_id, gen in rows}
+    out.update(instances.assigned(s, agent_id))  # ACTIVE_STANDBY: LBs with an instance bound here
+    return out
+
+
+def _binding(
+    s: Session, host: str, lb_id: str, *, lock: bool = False
+) -> tuple[m.LoadBalancer, m.Amphora | None] | None:
+    """The LB and ``host``'s instance of it (None for a SINGLE LB), if it is bound to ``host``.
+    ``lock``: hold the LB's row until commit (SELECT … FOR UPDATE), so the agents' reports on one LB
+    run one at a time: an operating report that loaded a member must not race the ``applied`` that
+    deletes it (that was a StaleDataError, a 500 to the agent), nor the two instances' reports each other."""
+    lb = s.get(m.LoadBalancer, lb_id, populate_existing=True, with_for_update=lock)
+    if lb is None:
+        return None
+    agent_id = _agent_id(s, host)
+    if instances.is_pair(lb):
+        amp = instances.of_agent(s, lb_id, agent_id)
+        return (lb, amp) if amp is not None else None
+    if lb.agent_id is None or lb.agent_id != agent_id:
+        return None
+    return lb, None
 
 
 def _bound_lb(s: Session, host: str, lb_id: str, *, lock: bool = False) -> m.LoadBalancer | None:
-    """The LB if it is bound to ``host``. ``lock``: hold its row until commit (SELECT … FOR UPDATE), so
-    the agent's reports on one LB run one at a time: an operating report that loaded a member must not
-    race the ``applied`` that deletes it (that was a StaleDataError, a 500 to the agent)."""
-    lb = s.get(m.LoadBalancer, lb_id, populate_existing=True, with_for_update=lock)
-    if lb is None or lb.agent_id is None or lb.agent_id != _agent_id(s, host):
-        return None
-    return lb
+    bound = _binding(s, host, lb_id, lock=lock)
+    return bound[0] if bound is not None else None
 
 
 def spec_for(s: Session, host: str, lb_id: str, tls: TlsResolver | None = None) -> LoadBalancerSpec | None:
-    lb = _bound_lb(s, host, lb_id)
-    return to_spec(s, lb, tls) if lb is not None else None
+    bound = _binding(s, host, lb_id)
+    if bound is None:
+        return None
+    lb, amp = bound
+    return to_spec(s, lb, tls, amp)
 
 
 def applied(s: Session, host: str, lb_id: str, generation: int, *, ok: bool, message: str | None = None) -> bool:
-    """Complete ``generation`` if the LB is still bound to ``host``; True when it counted."""
-    if _bound_lb(s, host, lb_id, lock=True) is None:
+    """Complete ``generation`` if the LB is still bound to ``host``; True when it counted. An ACTIVE_STANDBY
+    LB completes when both its instances applied it (``instances.applied``)."""
+    bound = _binding(s, host, lb_id, lock=True)
+    if bound is None:
         return False
+    lb, amp = bound
+    if amp is not None:
+        return instances.applied(s, lb, amp, generation, ok=ok, message=message)
     done = lifecycle.complete(s, lb_id, generation, ok=ok, message=message)
-    lb = s.get(m.LoadBalancer, lb_id)
-    if done and ok and lb is not None and lb.provisioning_status == "ACTIVE":
-        amphorae.ensure_amphora(s, lb, host)
+    lb_ = s.get(m.LoadBalancer, lb_id)
+    if done and ok and lb_ is not None and lb_.provisioning_status == "ACTIVE":
+        amphorae.ensure_amphora(s, lb_, host)
     return done
+
+
+def instance(s: Session, host: str, lb_id: str, amphora_id: str, *, epoch: int, vrrp_state: str,
+             healthy: bool) -> bool:  # fmt: skip
+    """ACTIVE_STANDBY: ``host``'s instance as measured. Changes nothing unless ``amphora_id`` is the
+    instance bound to ``host`` now, at ``epoch`` (a stale agent's report is ignored)."""
+    bound = _binding(s, host, lb_id, lock=True)
+    if bound is None or bound[1] is None or bound[1].id != amphora_id:
+        return False
+    return instances.record_instance(s, bound[1], epoch=epoch, vrrp_state=vrrp_state, healthy=healthy)
 
 
 def record_operating(s: Session, lb: m.LoadBalancer, statuses: Mapping[str, str]) -> None:
@@ -150,9 +184,12 @@ def _member_stats_row(s: Session, lb_id: str, member_id: str) -> m.MemberStats |
 
 
 def operating(s: Session, host: str, lb_id: str, statuses: Mapping[str, str]) -> bool:
-    lb = _bound_lb(s, host, lb_id, lock=True)
-    if lb is None:
+    bound = _binding(s, host, lb_id, lock=True)
+    if bound is None:
         return False
+    lb, amp = bound
+    if amp is not None:  # one instance's statuses count (the MASTER's), so the two do not flap each other
+        statuses = instances.filter_operating(s, lb, amp, statuses)
     record_operating(s, lb, statuses)
     return True
 
@@ -175,6 +212,12 @@ def views(s: Session) -> list[AgentView]:
             .group_by(m.LoadBalancer.agent_id)
         ).all()
     )
+    for agent_id, n in s.execute(  # ACTIVE_STANDBY instances count as one LB each on their agent
+        select(m.Amphora.agent_id, func.count())
+        .where(m.Amphora.agent_id.is_not(None), m.Amphora.role.in_(("MASTER", "BACKUP")))
+        .group_by(m.Amphora.agent_id)
+    ).all():
+        loads[agent_id] = loads.get(agent_id, 0) + n
     return [
         AgentView(
             id=a.id,
@@ -235,4 +278,14 @@ def drain(s: Session, agent_id: str) -> list[str]:
         if lifecycle.rebind(s, lb_id, from_agent_id=agent.id, from_epoch=epoch, to_agent_id=None, rebuild=True):
             nudge_after_commit(s, lb_id)
             moved.append(lb_id)
+    # ACTIVE_STANDBY: this agent's instances are marked for replacement; the controller rebuilds each
+    # elsewhere (a new record) while the peer keeps serving
+    for amp in s.scalars(
+        select(m.Amphora).where(m.Amphora.agent_id == agent.id, m.Amphora.role.in_(("MASTER", "BACKUP")),
+                                m.Amphora.status != instances.REPLACED)
+    ).all():  # fmt: skip
+        amp.status = instances.REPLACED
+        if amp.loadbalancer_id:
+            nudge_after_commit(s, amp.loadbalancer_id)
+            moved.append(amp.loadbalancer_id)
     return moved

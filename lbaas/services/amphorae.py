@@ -3,7 +3,8 @@
 We have no service VMs. An "amphora" here is one running instance of a load balancer: its HAProxy
 in a namespace on an agent host. ``compute_id`` is that host, ``ha_ip``/``ha_port_id`` are the VIP
 and its port (the namespace holds the VIP itself, so there is no separate VRRP address).
-Only STANDALONE instances exist until ACTIVE_STANDBY is built.
+A SINGLE LB has one STANDALONE record; an ACTIVE_STANDBY LB has two (MASTER and BACKUP) with their
+own vrrp ports and bindings, made and moved by ``services.instances`` and the controller.
 
 The record is written by whatever runs the LB: the agent when it has applied a generation, the
 noop provider (through its ``on_active`` hook) in API-only deployments, via ``ensure_amphora``.
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 from lbaas.db import lifecycle
 from lbaas.db import models as m
 from lbaas.domain import errors
-from lbaas.services import load_balancers
+from lbaas.services import instances, load_balancers
 from lbaas.services.common import nudge_after_commit
 from lbaas.services.context import RequestContext
 
@@ -44,6 +45,8 @@ def ensure_amphora(s: Session, lb: m.LoadBalancer, agent_host: str) -> m.Amphora
     marked PENDING_DELETE, or one of another host, is replaced by a new record (a new id).
     """
     agent = s.scalars(select(m.Agent).where(m.Agent.host == agent_host)).first()
+    if instances.is_pair(lb):
+        return _ensure_pair(s, lb, agent_host, agent)
     amp = s.scalars(
         select(m.Amphora).where(m.Amphora.loadbalancer_id == lb.id, m.Amphora.role == "STANDALONE")
     ).first()
@@ -68,6 +71,22 @@ def ensure_amphora(s: Session, lb: m.LoadBalancer, agent_host: str) -> m.Amphora
             setattr(amp, name, value)
     s.flush()
     return amp
+
+
+def _ensure_pair(s: Session, lb: m.LoadBalancer, agent_host: str, agent: m.Agent | None) -> m.Amphora:
+    """An ACTIVE_STANDBY LB run by a provider without agents (noop): both instances are marked running
+    there (nothing runs; the records show the pair as a real deployment would)."""
+    out = None
+    for amp in instances.live(instances.rows(s, lb.id)):
+        if amp.agent_id is None and amp.compute_id is None:
+            amp.compute_id = agent_host
+        if amp.status != "ALLOCATED":
+            amp.status = "ALLOCATED"
+        out = out or amp
+    s.flush()
+    if out is None:
+        raise errors.Conflict(f"Load balancer {lb.id} has no instances.")
+    return out
 
 
 def get(s: Session, amphora_id: str) -> m.Amphora:
@@ -112,8 +131,17 @@ def _lb_id(amp: m.Amphora) -> str:
 
 
 def failover(s: Session, ctx: RequestContext, amphora_id: str) -> None:
-    """Replace this instance: the same as failing over its load balancer (ACTIVE or ERROR → PENDING_UPDATE)."""
-    load_balancers.failover(s, ctx, _lb_id(get(s, amphora_id)))
+    """Replace this instance: the same as failing over its load balancer (ACTIVE or ERROR → PENDING_UPDATE).
+    An instance of an ACTIVE_STANDBY pair is replaced alone; its peer keeps serving (and the VIP)."""
+    amp = get(s, amphora_id)
+    lb_id = _lb_id(amp)
+    lb = s.get(m.LoadBalancer, lb_id)
+    if lb is not None and instances.is_pair(lb):
+        lifecycle.lock_for_failover(s, lb_id)
+        instances.mark_replaced(s, lb_id, [amp.id])
+        nudge_after_commit(s, lb_id)
+        return
+    load_balancers.failover(s, ctx, lb_id)
 
 
 def push_config(s: Session, amphora_id: str) -> None:
@@ -129,6 +157,11 @@ def delete(s: Session, amphora_id: str) -> None:
     if amp.status != "ERROR":
         raise errors.ImmutableObject("Amphora", amp.id)
     lb_id = amp.loadbalancer_id
+    lb = s.get(m.LoadBalancer, lb_id) if lb_id else None
+    if lb is not None and instances.is_pair(lb):  # one of a pair: rebuilt in its slot (the controller)
+        instances.mark_replaced(s, lb.id, [amp.id])
+        nudge_after_commit(s, lb.id)
+        return
     s.delete(amp)
     if lb_id is not None:
         nudge_after_commit(s, lb_id)

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from lbaas.db import lifecycle
 from lbaas.db import models as m
 from lbaas.domain import addresses, errors
-from lbaas.services import health_monitors, ipam, l7, listeners, members, neutron, pools
+from lbaas.domain.enums import Topology
+from lbaas.services import health_monitors, instances, ipam, l7, listeners, members, neutron, pools
 from lbaas.services import policy as rbac
 from lbaas.services.common import apply_fields, check_quota, load, nudge_after_commit, set_tags
 from lbaas.services.context import RequestContext
@@ -22,19 +23,18 @@ VIP_SUBNET_MIN_FREE = 2
 LB_POST = rbac.LOADBALANCER + rbac.POST
 
 
-def _flavor_topology(s: Session, flavor_id: str | None) -> str:
+def _flavor_topology(s: Session, flavor_id: str | None, default: str) -> str:
+    """Octavia's choice: the flavor profile's ``loadbalancer_topology``, else the configured default."""
     if not flavor_id:
-        return "SINGLE"
+        return default
     flavor = s.get(m.Flavor, flavor_id)
     if flavor is None or not flavor.enabled:
         raise errors.ValidationError(f"Invalid flavor_id {flavor_id}.")
     profile = s.get(m.FlavorProfile, flavor.flavor_profile_id)
     data = json.loads(profile.flavor_data) if profile is not None and profile.flavor_data else {}
-    topology = str(data.get("loadbalancer_topology", "SINGLE"))
-    if topology == "ACTIVE_STANDBY":
-        raise errors.NotImplementedFeature(
-            "Provider does not support requested option: loadbalancer_topology ACTIVE_STANDBY is not implemented yet."
-        )
+    topology = str(data.get("loadbalancer_topology", default))
+    if topology not in tuple(Topology):  # profiles are validated when written; an old row is refused here
+        raise errors.ValidationError(f"Invalid loadbalancer_topology {topology!r} in flavor {flavor_id}.")
     return topology
 
 
@@ -148,7 +148,7 @@ def create(s: Session, ctx: RequestContext, env: ServiceEnv, data: dict[str, Any
     check_quota(s, project_id, "loadbalancer", 1, env.settings.quota_defaults)
     for resource, n in _count_graph(data).items():
         check_quota(s, project_id, resource, n, env.settings.quota_defaults)
-    topology = _flavor_topology(s, data.get("flavor_id"))
+    topology = _flavor_topology(s, data.get("flavor_id"), env.settings.default_topology)
     _check_az(s, data.get("availability_zone"))
     lb = m.LoadBalancer(
         id=m.new_id(),
@@ -170,6 +170,8 @@ def create(s: Session, ctx: RequestContext, env: ServiceEnv, data: dict[str, Any
     _allocate_vip(s, ctx, lb, data)
     s.add(lb)
     s.flush()
+    if topology == Topology.ACTIVE_STANDBY:
+        instances.create_pair(s, lb)
     if data.get("listeners") or data.get("pools"):
         _graph(s, ctx, env, lb, data)
     s.flush()
@@ -246,6 +248,12 @@ def delete(s: Session, ctx: RequestContext, lb_id: str, *, cascade: bool) -> Non
 def failover(s: Session, ctx: RequestContext, lb_id: str) -> None:
     lb = load(s, m.LoadBalancer, lb_id, ctx, "Load Balancer", rbac.LOADBALANCER + rbac.PUT_FAILOVER)
     lifecycle.lock_for_failover(s, lb.id)
+    if instances.is_pair(lb):
+        # ACTIVE_STANDBY: both instances are rebuilt, one at a time (the controller replaces one, waits for
+        # it to run, then the other), so the VIP stays served throughout.
+        instances.mark_replaced(s, lb.id)
+        nudge_after_commit(s, lb.id)
+        return
     # Unbind with a new epoch (fencing): the instance is replaced, on another agent when the scheduler
     # has one (it avoids the agent in the amphora record), else on the same one. The old holder is
     # nudged too (see the bus router) and tears its copy down.

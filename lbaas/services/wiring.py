@@ -19,13 +19,15 @@ def provider_names(settings: Settings, provider: str) -> frozenset[str]:
     return frozenset({provider, *(DEFAULT_ALIASES if settings.provider == provider else ())})
 
 
-def build_providers(settings: Settings, db: Database) -> dict[str, Provider]:
+def build_providers(settings: Settings, db: Database, *, active_standby: bool = False) -> dict[str, Provider]:
+    """``active_standby``: the haproxy provider may run ACTIVE_STANDBY LBs (scale-out only: two agents)."""
+
     def record_instance(s: Session, lb: LoadBalancer) -> None:
         amphorae.ensure_amphora(s, lb, settings.host)
 
     return {
         "noop": NoopProvider(db, names=provider_names(settings, "noop"), on_active=record_instance),
-        "haproxy": HaproxyProvider(),
+        "haproxy": HaproxyProvider(active_standby=active_standby),
     }
 
 

@@ -31,8 +31,9 @@ from typing import Any
 
 import httpx
 
+from lbaas.agent.haproxy.process import child_pids
 from lbaas.tools.harness import LoadRun, port_open
-from lbaas.tools.simhosts import PHYSNET, ROOT, UNDERLAY_IF, SimHost, Topology, port_spec
+from lbaas.tools.simhosts import PHYSNET, ROOT, UNDERLAY_IF, SimHost, Topology, pids_in_namespaces, port_spec
 
 PG_ADMIN_URL = os.environ.get("LBAAS_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -75,6 +76,18 @@ def wait_for(cond: Callable[[], Any], timeout: float, what: str, interval: float
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def _ns_pid(pid: int) -> int | None:
+    """``pid``'s number in its innermost pid namespace (the last field of NSpid)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except OSError:
+        return None
+    return None
 
 
 def free_port_in(lo: int, hi: int) -> int:
@@ -146,10 +159,18 @@ class SimCluster:
             for h in self.agent_hosts:
                 self.start_host(h)
             wait_for(lambda: len(self.alive_agents()) == len(self.agent_hosts), 60, "every agent alive")
+            # The breaker may have opened while the agents were starting; the controller keeps it open
+            # failover_breaker_hold seconds after they are all up. A host killed in that window is not
+            # failed over until it closes: callers start once it has.
+            wait_for(self.startup_breaker_closed, 60, "the start-up breaker closed")
         except BaseException:
             self.close()
             raise
         return self
+
+    def startup_breaker_closed(self) -> bool:
+        log = self.log("controller")
+        return "circuit breaker OPEN" not in log or "circuit breaker closed" in log
 
     def _start(self, name: str, *args: str, host: SimHost | None = None) -> None:
         with (self.dir / f"{name}.log").open("ab") as log:
@@ -322,7 +343,7 @@ class SimCluster:
     def member_ips(self) -> list[str]:
         return [ip for name, ip in self.instances.items() if name != "client"]
 
-    def create_lb(self, name: str, vip: str | None = None) -> str:
+    def create_lb(self, name: str, vip: str | None = None, *, flavor_id: str | None = None) -> str:
         members = [{"address": ip, "protocol_port": 80} for ip in self.member_ips()]
         body: dict[str, Any] = {
             "name": name, "vip_subnet_id": self.subnet["id"],
@@ -331,7 +352,65 @@ class SimCluster:
         }  # fmt: skip
         if vip:
             body["vip_address"] = vip
+        if flavor_id:
+            body["flavor_id"] = flavor_id
         return str(self.call("POST", "/v2/lbaas/loadbalancers", {"loadbalancer": body})["loadbalancer"]["id"])
+
+    # ------------------------------------------------------------------ ACTIVE_STANDBY
+
+    def active_standby_flavor(self) -> str:
+        """A flavor whose profile asks for ACTIVE_STANDBY (Octavia's ``loadbalancer_topology``)."""
+        fp = self.call("POST", "/v2/lbaas/flavorprofiles", {"flavorprofile": {
+            "name": f"{self.prefix}-as", "provider_name": "amphora",
+            "flavor_data": json.dumps({"loadbalancer_topology": "ACTIVE_STANDBY"})}})["flavorprofile"]
+        return str(self.call("POST", "/v2/lbaas/flavors", {"flavor": {
+            "name": f"{self.prefix}-as", "flavor_profile_id": fp["id"]}})["flavor"]["id"])  # fmt: skip
+
+    def amphorae(self, lb_id: str) -> list[dict[str, Any]]:
+        return list(self.call("GET", f"/v2/octavia/amphorae?loadbalancer_id={lb_id}")["amphorae"])
+
+    def pair(self, lb_id: str) -> dict[str, str] | None:
+        """role → host once the LB is ACTIVE with both instances running on two hosts; else None."""
+        if self.lb(lb_id)["provisioning_status"] != "ACTIVE":
+            return None
+        amps = self.amphorae(lb_id)
+        if len(amps) != 2 or any(a["status"] != "ALLOCATED" or not a["compute_id"] for a in amps):
+            return None
+        out = {str(a["role"]): str(a["compute_id"]) for a in amps}
+        return out if len(set(out.values())) == 2 else None
+
+    def vip_holders(self, lb_id: str) -> list[str]:
+        """The hosts whose namespace of ``lb_id`` holds the VIP address on an interface (at most one, with
+        VRRP working): read with ``ip -o addr`` inside each running host."""
+        vip, out = self.vip(lb_id), []
+        for name, host in list(self.topo.hosts.items()):
+            if f"qlbaas-{lb_id}" not in host.inner_namespaces("qlbaas-"):
+                continue
+            r = subprocess.run(host.in_inner_ns_argv(f"qlbaas-{lb_id}", ["ip", "-o", "addr", "show"]),
+                               capture_output=True, text=True, check=False)  # fmt: skip
+            if any(f" {vip}/" in line for line in r.stdout.splitlines()):
+                out.append(name)
+        return out
+
+    def haproxy_pids(self, host: str, lb_id: str) -> list[int]:
+        """Root-namespace pids of ``lb_id``'s HAProxy on ``host`` (master first, then its workers): the
+        processes in that host's ``qlbaas-<lb_id>`` namespace whose pid in the host's pid namespace is
+        the one in the LB's pid file, and their children there. Found by namespace and pid, never by name."""
+        h = self.topo.hosts[host]
+        st = os.stat(h.inner_ns_path(f"qlbaas-{lb_id}"))
+        inner = int((self.state_dir(host) / "lb" / lb_id / "haproxy.pid").read_text().split()[0])
+        in_ns = pids_in_namespaces({"net": {(st.st_dev, st.st_ino)}})
+        master = [p for p in in_ns if _ns_pid(p) == inner]
+        if len(master) != 1:
+            raise AssertionError(f"no HAProxy master {inner} in qlbaas-{lb_id} on {host} (pids there: {in_ns})")
+        return master + [c for c in child_pids(master[0]) if c in in_ns]
+
+    def kill_haproxy(self, host: str, lb_id: str) -> list[int]:
+        pids = self.haproxy_pids(host, lb_id)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return pids
 
     def vip(self, lb_id: str) -> str:
         return str(self.lb(lb_id)["vip_address"])

@@ -276,16 +276,19 @@ def test_lb_with_single_flavor(client: TestClient, database: Database, provider:
     assert r.status_code == 201
 
 
-def test_lb_with_active_standby_flavor_is_501(client: TestClient, database: Database) -> None:
+def test_lb_with_active_standby_flavor_makes_a_pair(client: TestClient, database: Database) -> None:
+    """ACTIVE_STANDBY is accepted (issue 11): two instances with a vrrp port each. The embedded build's
+    501 (one agent) is tests/contract/test_active_standby.py's."""
     subnet = make_subnet(database)
     fl = _flavor(client, _profile(client, json.dumps({"loadbalancer_topology": "ACTIVE_STANDBY"}))["id"])
     ports = _count(database, m.Port)
     r = client.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": subnet, "flavor_id": fl["id"]}})
-    assert r.status_code == 501, r.text
-    assert r.json()["faultcode"] == "Server"
-    assert "ACTIVE_STANDBY" in r.json()["faultstring"]
-    assert _count(database, m.LoadBalancer) == 0
-    assert _count(database, m.Port) == ports
+    assert r.status_code == 201, r.text
+    with database.read() as s:
+        row = s.get(m.LoadBalancer, r.json()["loadbalancer"]["id"])
+        assert row is not None and row.topology == "ACTIVE_STANDBY"
+    assert _count(database, m.Amphora) == 2
+    assert _count(database, m.Port) == ports + 3  # the VIP and one vrrp port per instance
 
 
 def test_lb_with_disabled_or_unknown_flavor(client: TestClient, database: Database) -> None:

@@ -13,7 +13,7 @@ wrong endpoint. Anything that is not a clear answer makes the agent keep what ru
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
@@ -49,6 +49,12 @@ class AppliedBody(BaseModel):
 
 class OperatingBody(BaseModel):
     statuses: dict[str, str]
+
+
+class InstanceBody(BaseModel):
+    epoch: int
+    vrrp_state: Literal["MASTER", "BACKUP", "FAULT", "UNKNOWN"]
+    healthy: bool
 
 
 class StatsBody(BaseModel):
@@ -91,3 +97,12 @@ def operating(host: str, lb_id: str, body: OperatingBody, db: Db) -> dict[str, b
 def stats(host: str, lb_id: str, body: StatsBody, db: Db) -> dict[str, bool]:
     with db.write() as s:
         return {"accepted": agents.stats(s, host, lb_id, body.deltas)}
+
+
+@router.post("/{host}/loadbalancers/{lb_id}/instances/{amphora_id}")
+def instance(host: str, lb_id: str, amphora_id: str, body: InstanceBody, db: Db) -> dict[str, bool]:
+    """ACTIVE_STANDBY: ``host``'s instance as measured (VRRP state, HAProxy serving); fenced by its epoch."""
+    with db.write() as s:
+        accepted = agents.instance(s, host, lb_id, amphora_id, epoch=body.epoch, vrrp_state=body.vrrp_state,
+                                   healthy=body.healthy)  # fmt: skip
+        return {"accepted": accepted}
