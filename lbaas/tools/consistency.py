@@ -28,11 +28,12 @@ digest, master, runtime servers) are the same as for a SINGLE LB, per instance. 
 keepalived.conf is a problem. ``check_pair`` runs the keepalived side for one LB from state directories alone
 (no DB), and ``check_lb_on`` everything for one LB on one agent, for data-plane tests.
 
-The DB half of pairs (which agents the two instances are bound to, their vrrp addresses and ports) is the
-``instances`` hook of ``check_consistency`` (see ``DbInstance``): the default, ``lb_binding_only``, knows no
-instances, so every LB is checked on the agent of its own binding (``agent_id``), pair instance or not; an
-ACTIVE_STANDBY LB is then reported as not checked against the DB, and its other instance's directory as state
-on another agent. Plug a function over the amphora rows to check both instances against the DB.
+The DB half of pairs (which agents the two instances are bound to, their vrrp addresses, ports and virtual
+router id) is the ``instances`` hook of ``check_consistency`` (see ``DbInstance``). The default,
+``amphora_instances``, reads an ACTIVE_STANDBY LB's live MASTER/BACKUP amphora rows (``lbaas.services.instances``):
+each instance is checked on the agent it is bound to, its keepalived.conf against its row, and no other agent
+may hold state for the LB. ``lb_binding_only`` knows no instances: every LB is checked on the agent of its own
+binding (``agent_id``), and an ACTIVE_STANDBY LB is reported as not checked against the DB.
 
 It returns a list of human-readable problems (empty: consistent). It reads the kernel directly, so it
 runs where the agents' namespaces are visible; ``agents`` maps an agent host name to its state dir, or
@@ -62,6 +63,7 @@ from lbaas.agent.netns.base import DEFAULT_NAMING, Naming
 from lbaas.agent.paths import LbPaths, read_file
 from lbaas.db import models as m
 from lbaas.domain.status import haproxy_backend_name
+from lbaas.services import instances as instances_service
 
 PENDING = ("PENDING_CREATE", "PENDING_UPDATE", "PENDING_DELETE")
 STATUS_MODELS = (m.LoadBalancer, m.Listener, m.Pool, m.Member, m.HealthMonitor, m.L7Policy, m.L7Rule)
@@ -329,6 +331,7 @@ class DbInstance:
     agent_id: str | None
     vrrp_ip: str | None
     vrrp_port_id: str | None
+    vrrp_id: int | None = None  # the pair's virtual router id
 
 
 # The DB half of pairs: lb → its instances (None: the DB has no instances for it; the LB's own binding is
@@ -337,9 +340,17 @@ Instances = Callable[[Session, m.LoadBalancer], Sequence[DbInstance] | None]
 
 
 def lb_binding_only(s: Session, lb: m.LoadBalancer) -> Sequence[DbInstance] | None:
-    """No instances: the DB half of pairs is not wired yet (the amphora rows of a pair are built on the
-    control-plane side). A function returning the LB's live MASTER/BACKUP amphora rows replaces this."""
+    """No instances: every LB is checked on the agent of its own binding (an ACTIVE_STANDBY one is reported
+    as not checked against the DB)."""
     return None
+
+
+def amphora_instances(s: Session, lb: m.LoadBalancer) -> Sequence[DbInstance] | None:
+    """An ACTIVE_STANDBY LB's live instances: its MASTER/BACKUP amphora rows not DELETED; None for SINGLE."""
+    if not instances_service.is_pair(lb):
+        return None
+    return [DbInstance(a.id, a.agent_id, a.vrrp_ip, a.vrrp_port_id, a.vrrp_id)
+            for a in instances_service.rows(s, lb.id) if a.status not in instances_service.GONE]  # fmt: skip
 
 
 def pending_rows(engine: Engine) -> list[str]:
@@ -543,7 +554,7 @@ def _check_haproxy(lb: m.LoadBalancer, paths: LbPaths, ns: str, what: str, probl
 
 def check_consistency(
     engine: Engine, agents: Mapping[str, Path | AgentView], *, known_ids: Iterable[str] = (),
-    instances: Instances = lb_binding_only,
+    instances: Instances = amphora_instances,
 ) -> list[str]:  # fmt: skip
     """Every disagreement between the DB, the agents' state directories and the kernel (see the module doc).
 
@@ -637,4 +648,7 @@ def _db_instance(lb_id: str, row: DbInstance, facts: InstanceFacts, agent: Agent
     if row.vrrp_port_id is not None and agent.naming.vip_ifname(row.vrrp_port_id) != facts.conf.interface:
         out.append(f"{what}: keepalived.conf's interface {facts.conf.interface} is not the vrrp port's "
                    f"{agent.naming.vip_ifname(row.vrrp_port_id)}")  # fmt: skip
+    if row.vrrp_id is not None and row.vrrp_id != facts.conf.virtual_router_id:
+        out.append(f"{what}: keepalived.conf's virtual router id {facts.conf.virtual_router_id} is not the DB's "
+                   f"vrrp_id {row.vrrp_id}")  # fmt: skip
     return out

@@ -5,8 +5,8 @@ own (the amphora rows as the control plane keeps them for a pair: one per instan
 A converged pair is consistent, per instance (``check_lb_on``: plumbing of its vrrp port, keepalived
 running from a conf that names the VIP and the track file, track 0, HAProxy's cfg, loaded digest, master
 and runtime servers) and together (``check_pair``: exactly one VIP holder, peers naming each other);
-``check_consistency`` with an ``instances`` hook over the amphora rows finds nothing wrong, and without
-one says the pair was not checked against the DB.
+``check_consistency`` (its default DB half reads the amphora rows) finds nothing wrong, and with
+``lb_binding_only`` says the pair was not checked against the DB; a wrong vrrp_ip in the DB is reported.
 Then the BACKUP's keepalived is killed: reported; the VIP added on the BACKUP too: two holders, reported.
 
 Names: namespaces ``lbf-a<tok>-*``/``lbf-b<tok>-*``, links ``lbf?<tok>*`` (bridge ``lbfb``, veths ``lbft``,
@@ -52,7 +52,7 @@ from lbaas.domain.spec import (
     VrrpPeerSpec,
     VrrpSpec,
 )
-from lbaas.tools.consistency import AgentView, DbInstance, check_consistency, check_lb_on, check_pair, judge_pair
+from lbaas.tools.consistency import AgentView, check_consistency, check_lb_on, check_pair, judge_pair, lb_binding_only
 
 pytestmark = [pytest.mark.netns,
               pytest.mark.skipif(shutil.which("keepalived") is None, reason="needs keepalived")]  # fmt: skip
@@ -149,17 +149,9 @@ def store(engine: Engine, spec: LoadBalancerSpec, instances: dict[str, VrrpSpec]
             s.add(m.Agent(id=f"agent-{host}", host=host))
             s.flush()
             s.add(m.Amphora(id=v.amphora_id, loadbalancer_id=spec.id, agent_id=f"agent-{host}", role=v.role,
-                            status="ALLOCATED", vrrp_ip=v.address, vrrp_port_id=v.port_id))
+                            status="ALLOCATED", vrrp_ip=v.address, vrrp_port_id=v.port_id,
+                            vrrp_id=v.virtual_router_id, vrrp_priority=v.priority))
         s.commit()  # fmt: skip
-
-
-def amphora_instances(s: Session, lb: m.LoadBalancer) -> list[DbInstance] | None:
-    """The DB half as the control plane would plug it: a pair's MASTER/BACKUP amphora rows."""
-    if lb.topology != "ACTIVE_STANDBY":
-        return None
-    amps = s.scalars(select(m.Amphora).where(m.Amphora.loadbalancer_id == lb.id,
-                                             m.Amphora.role.in_(("MASTER", "BACKUP")))).all()  # fmt: skip
-    return [DbInstance(a.id, a.agent_id, a.vrrp_ip, a.vrrp_port_id) for a in amps]
 
 
 def build(name: str, spec: LoadBalancerSpec, vrrp: VrrpSpec, root: Path) -> Instance:
@@ -251,15 +243,15 @@ def test_a_converged_pair_is_consistent_and_a_broken_one_is_reported(pair: tuple
             assert facts is not None
             found.append(facts)
     assert judge_pair(lb_id, VIP, found) == []
-    assert check_consistency(engine, agents, instances=amphora_instances) == []
-    unwired = check_consistency(engine, agents)  # the default: no DB half for pairs
+    assert check_consistency(engine, agents) == []
+    unwired = check_consistency(engine, agents, instances=lb_binding_only)  # no DB half for pairs
     assert f"LB {lb_id} is ACTIVE_STANDBY: its instances are not checked against the DB (no instances hook)" in unwired
     # the DB says another vrrp address for b's instance: said
     with Session(engine) as s:
         amp = s.scalars(select(m.Amphora).where(m.Amphora.agent_id == "agent-b")).one()
         amp.vrrp_ip = f"{NET}.99"
         s.commit()
-    problems = check_consistency(engine, agents, instances=amphora_instances)
+    problems = check_consistency(engine, agents)
     assert len(problems) == 1 and "is not the DB's vrrp_ip 10.231.247.99" in problems[0], problems
     assert [f.holds(VIP) for f in found] == [True, False]
     assert not b.holds_vip()
