@@ -45,7 +45,8 @@ OCTAVIA_USER_LOG_FORMAT = (
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LBAAS_", extra="ignore")
 
-    bind: str = "127.0.0.1:9876"
+    bind: str = "127.0.0.1:9876"  # HOST:PORT, or unix:/PATH for a unix socket (lbaas/api/listen.py)
+    unix_socket_mode: str = "0600"  # a unix bind's file mode: 0600, or 0660 for the file's group; never others
     state_dir: Path = Path("/var/lib/lbaas")
     database_url: str | None = None
     provider: str = "haproxy"  # the default provider; "amphora" and "octavia" are its aliases

@@ -163,6 +163,9 @@ def check_startup(settings: Settings) -> None:
             "Use --auth-strategy token (lbaas token create …) or keystone, or pass --insecure-noauth to "
             "accept that anyone who reaches this address is an administrator."
         )
+    from lbaas.api.listen import check_unix_bind
+
+    check_unix_bind(settings.bind, settings.unix_socket_mode)
     if settings.auth_strategy == "keystone" and not settings.keystone_auth_url:
         raise SystemExit("--auth-strategy keystone needs LBAAS_KEYSTONE_AUTH_URL and the service user's credentials")
     if bool(settings.tls_cert) != bool(settings.tls_key):
