@@ -16,7 +16,7 @@ What it does, all on loopback (ports 35000-35999, files under one work directory
 5. leaves ``tempest.subunit``, ``summary.txt`` (counts, failed and skipped tests with their reasons) and
    the logs in the work directory; deletes what is left in lbaas, then stops lbaas and Keystone by pid.
 
-Usage: python scripts/tempest.py [--work DIR] [--regex RE] [--concurrency N] [--keep]
+Usage: python scripts/tempest.py [--work DIR] [--regex RE] [--concurrency N] [--summarize]
 """
 
 from __future__ import annotations
@@ -274,7 +274,11 @@ def main() -> int:
     ap.add_argument("--regex", default=REGEX)
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--venv", type=Path, default=REPO / ".venv-tempest")
+    ap.add_argument("--summarize", action="store_true", help="only (re)write summary.txt of the run in --work")
     args = ap.parse_args()
+    if args.summarize:
+        print(summarize(args.work / "tempest", args.venv, args.work / "summary.txt"))
+        return 0
     work = args.work or Path(f"/tmp/lbid-tempest-{time.strftime('%Y%m%d-%H%M%S')}")
     work.mkdir(parents=True, exist_ok=True)
     (work / "keystone").mkdir(exist_ok=True)
