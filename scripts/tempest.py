@@ -80,7 +80,7 @@ def running_lbaas(work: Path, port: int, ks: Keystone) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "LBAAS_"))}
     env.update(LBAAS_KEYSTONE_AUTH_URL=ks.url, LBAAS_KEYSTONE_WWW_AUTHENTICATE_URI=ks.url,
                LBAAS_KEYSTONE_USERNAME="lbaas", LBAAS_KEYSTONE_PASSWORD=SERVICE_PASSWORD,
-               LBAAS_KEYSTONE_PROJECT_NAME="service")  # fmt: skip
+               LBAAS_KEYSTONE_PROJECT_NAME="service", LBAAS_AVAILABILITY_ZONE="az1")  # fmt: skip
     state = work / "lbaas-state"
     log = work / "lbaas.log"
     cmd = [str(REPO / ".venv" / "bin" / "lbaas"), "serve", "--bind", f"127.0.0.1:{port}", "--state-dir", str(state),
@@ -192,6 +192,10 @@ enabled_provider_drivers = {_dict_opt({p["name"]: p["description"] for p in prov
 expected_flavor_capability = {_dict_opt(flavor_cap)}
 expected_availability_zone_capability = {_dict_opt(az_cap)}
 test_with_noop = false
+# the embedded agent's compute zone (LBAAS_AVAILABILITY_ZONE) and two more for the AZ profile tests
+availability_zone = az1
+availability_zone2 = az2
+availability_zone3 = az3
 test_with_ipv6 = true
 loadbalancer_topology = SINGLE
 build_interval = 1
