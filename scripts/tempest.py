@@ -131,7 +131,7 @@ def _dict_opt(items: dict[str, str]) -> str:
     return ",".join(f"{k}:{v}" for k, v in items.items() if k not in bad)
 
 
-def tempest_conf(ks: Keystone, lbaas_url: str, work: Path) -> str:
+def tempest_conf(ks: Keystone, lbaas_url: str, work: Path, barbican: bool = False) -> str:
     token = ks.admin_token()
     h = {"X-Auth-Token": token}
     providers = httpx.get(lbaas_url + "/v2/lbaas/providers", headers=h, timeout=30).json()["providers"]
@@ -170,6 +170,9 @@ nova = true
 glance = true
 cinder = false
 swift = false
+# registered by barbican-tempest-plugin: the TERMINATED_HTTPS listener tests store their certificates
+# through lbaas's Barbican subset (key-manager in the catalog)
+barbican = {str(barbican).lower()}
 
 [network-feature-enabled]
 # lbaas's Neutron subset has no security groups: a network's port security is always on (a port's may be off)
@@ -303,7 +306,9 @@ def main() -> int:
             (tdir / ".stestr.conf").write_text(f"[DEFAULT]\ntest_path={pkg / 'test_discover'}\ntop_dir={pkg}\n"
                                                "group_regex=([^\\.]*\\.)*\n")  # fmt: skip
             conf = tdir / "etc" / "tempest.conf"
-            conf.write_text(tempest_conf(ks, url, work))
+            barbican = subprocess.run([str(args.venv / "bin" / "python"), "-c", "import barbican_tempest_plugin"],
+                                      capture_output=True, check=False).returncode == 0  # fmt: skip
+            conf.write_text(tempest_conf(ks, url, work, barbican=barbican))
             print(f"tempest.conf: {conf}", flush=True)
             env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "LBAAS_"))}
             env.update(TEMPEST_CONFIG_DIR=str(tdir / "etc"), TEMPEST_CONFIG="tempest.conf", HOME=str(tdir))
