@@ -235,7 +235,7 @@ def setup_keystone(ks: Keystone, lbaas_url: str) -> None:
         ks.role_id(role)
     ks.service("load-balancer", "octavia", lbaas_url)
     ks.service("network", "neutron", lbaas_url)
-    ks.service("key-manager", "barbican", lbaas_url)
+    ks.service("key-manager", "barbican", lbaas_url + "/v1")  # versioned: the root answers Octavia's discovery
 
 
 def summarize(tempest_dir: Path, venv: Path, out: Path) -> str:
