@@ -69,6 +69,26 @@ def _settings(**overrides: object) -> Settings:
     return load_settings(_CONFIG["path"], **overrides)
 
 
+def _command_settings(flags: dict[str, object], *, default_auth: str | None = None) -> Settings:
+    """Settings for a server command (serve, api, agent) from its flags, the one way all three read them:
+    an unset flag (None, or a switch left off) never hides the file or the environment;
+    ``physical_interface_mappings`` come as ``PHYSNET:IFACE`` strings; ``default_auth`` is the command's
+    own auth strategy when neither a flag, the environment nor the file chose one."""
+    overrides: dict[str, object] = {}
+    for name, value in flags.items():
+        if name == "physical_interface_mappings" and value:
+            assert isinstance(value, list)
+            bad = [m for m in value if ":" not in m or not all(m.split(":", 1))]
+            if bad:
+                raise typer.BadParameter(f"{', '.join(bad)}: use PHYSNET:IFACE", param_hint="--physical-interface-mappings")
+            value = dict(m.split(":", 1) for m in value)
+        overrides[name] = None if value is False or value == [] else value
+    settings = _settings(**overrides)
+    if default_auth and "auth_strategy" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"auth_strategy": default_auth})
+    return settings
+
+
 def _print_version(value: bool) -> None:
     if value:
         typer.echo(f"lbaas {__version__}")
@@ -133,20 +153,12 @@ def serve(
     from lbaas.embedded import run_embedded
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    mappings = dict(m.split(":", 1) for m in physical_interface_mappings or [])
-    settings = _settings(
-        bind=bind,
-        state_dir=state_dir,
-        database_url=database_url,
-        provider=provider,
-        physical_interface_mappings=mappings or None,
-        auth_strategy=auth_strategy,
-        insecure_noauth=insecure_noauth or None,
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-        policy_file=policy_file,
-        max_body_size=max_body_size,
-    )
+    settings = _command_settings(
+        dict(bind=bind, state_dir=state_dir, database_url=database_url, provider=provider,
+             physical_interface_mappings=physical_interface_mappings, auth_strategy=auth_strategy,
+             insecure_noauth=insecure_noauth, tls_cert=tls_cert, tls_key=tls_key, policy_file=policy_file,
+             max_body_size=max_body_size)
+    )  # fmt: skip
     check_startup(settings)
     _check_uplinks(settings, force)
     run_embedded(settings, log_level=log_level)
@@ -201,20 +213,12 @@ def api(
     from lbaas.distributed import run_api
 
     _logging(log_level)
-    settings = _settings(
-        bind=bind,
-        database_url=database_url,
-        amqp_url=amqp_url,
-        internal_secret=internal_secret,
-        auth_strategy=auth_strategy,
-        insecure_noauth=insecure_noauth or None,
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-        policy_file=policy_file,
-        max_body_size=max_body_size,
-    )
-    if "auth_strategy" not in settings.model_fields_set:  # neither flag, environment nor file chose one
-        settings = settings.model_copy(update={"auth_strategy": "token"})
+    settings = _command_settings(
+        dict(bind=bind, database_url=database_url, amqp_url=amqp_url, internal_secret=internal_secret,
+             auth_strategy=auth_strategy, insecure_noauth=insecure_noauth, tls_cert=tls_cert, tls_key=tls_key,
+             policy_file=policy_file, max_body_size=max_body_size),
+        default_auth="token",
+    )  # fmt: skip
     check_startup(settings)
     run_api(settings, log_level=log_level)
 
@@ -277,17 +281,11 @@ def agent(
     from lbaas.distributed import run_agent
 
     _logging(log_level)
-    mappings = dict(m.split(":", 1) for m in physical_interface_mappings or [])
-    settings = _settings(
-        host=host,
-        availability_zone=availability_zone,
-        amqp_url=amqp_url,
-        internal_secret=internal_secret,
-        state_dir=state_dir,
-        physical_interface_mappings=mappings or None,
-        resync_interval=resync_interval,
-        agent_endpoint=endpoint,
-    )
+    settings = _command_settings(
+        dict(host=host, availability_zone=availability_zone, amqp_url=amqp_url, internal_secret=internal_secret,
+             state_dir=state_dir, physical_interface_mappings=physical_interface_mappings,
+             resync_interval=resync_interval, agent_endpoint=endpoint)
+    )  # fmt: skip
     if not host and "host" not in settings.model_fields_set:
         raise typer.BadParameter("this agent needs a name: --host, LBAAS_HOST or host in the config file")
     if not fake_dataplane:

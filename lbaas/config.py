@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LBAAS_", extra="ignore")
 
     bind: str = "127.0.0.1:9876"
+    unix_socket_mode: str = "0600"  # a unix bind's file mode: 0600, or 0660 for the file's group; never others
     state_dir: Path = Path("/var/lib/lbaas")
     database_url: str | None = None
     provider: str = "haproxy"  # the default provider; "amphora" and "octavia" are its aliases
@@ -65,6 +66,8 @@ class Settings(BaseSettings):
     keystone_project_domain_name: str = "Default"  # the service project's domain
     keystone_region_name: str | None = None  # the Keystone region to use (default: any)
     keystone_token_cache_time: int = 300  # seconds a validated token is trusted without asking Keystone
+    keystone_service_token_roles: str = "service"  # X-Service-Token: the roles (comma-separated) that make one valid
+    keystone_service_token_roles_required: bool = True  # a service token without such a role is a 401
     # token: the URI named in WWW-Authenticate of a 401 (default: the request's own base URL).
     www_authenticate_uri: str | None = None
     # TLS for the API itself (PEM files); both or neither.

@@ -31,6 +31,7 @@ from lbaas import statedir
 from lbaas.api.app import create_app
 from lbaas.api.auth import uvicorn_tls
 from lbaas.api.limits import header_limited_protocol
+from lbaas.api.listen import listening_unix, unix_path
 from lbaas.api.metrics import ServiceMetrics
 from lbaas.bus.base import Nudger
 from lbaas.bus.router import NudgeRouter
@@ -99,13 +100,18 @@ def run_api(settings: Settings, *, log_level: str = "info") -> None:
     db.on_commit = nudge
     db.before_commit = env.validate_touched
     app = create_app(db=db, env=env, metrics=metrics)
-    sock = _reuseport_socket(settings.bind)
-    log.info("lbaas api on http://%s (database %s)", settings.bind, db.url)
     http = header_limited_protocol(settings.header_timeout, settings.max_header_bytes)
     server = uvicorn.Server(
         uvicorn.Config(app, log_level=log_level, access_log=False, timeout_keep_alive=KEEP_ALIVE_S, http=http,
                        **uvicorn_tls(settings))  # type: ignore[arg-type]  # fmt: skip
     )
+    if unix_path(settings.bind):  # one process per unix socket (no SO_REUSEPORT there)
+        log.info("lbaas api on %s (database %s)", settings.bind, db.url)
+        with listening_unix(settings.bind, settings.unix_socket_mode) as usock:
+            server.run(sockets=[usock])
+        return
+    sock = _reuseport_socket(settings.bind)
+    log.info("lbaas api on http://%s (database %s)", settings.bind, db.url)
     server.run(sockets=[sock])
 
 

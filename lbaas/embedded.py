@@ -11,6 +11,7 @@ from lbaas import statedir
 from lbaas.api.app import create_app
 from lbaas.api.auth import uvicorn_tls
 from lbaas.api.limits import header_limited_protocol
+from lbaas.api.listen import listening_unix, unix_path
 from lbaas.api.metrics import ServiceMetrics
 from lbaas.config import KEEP_ALIVE_S, Settings
 from lbaas.db.lifecycle import pending_lb_ids
@@ -119,8 +120,16 @@ def run_embedded(settings: Settings, *, log_level: str = "info") -> None:
     app = create_app(db=db, env=env, metrics=metrics)
     app.state.local_logs = settings.state_dir  # the agent is in this process: its LBs' access logs are here
     tls = uvicorn_tls(settings)
+    http = header_limited_protocol(settings.header_timeout, settings.max_header_bytes)
+    if unix_path(settings.bind):
+        log.info("lbaas serving on %s (%s, provider %s, database %s, auth %s)", settings.bind,
+                 "https" if tls else "http", settings.provider, url, settings.auth_strategy)  # fmt: skip
+        config = uvicorn.Config(app, log_level=log_level, access_log=False, timeout_keep_alive=KEEP_ALIVE_S, http=http,
+                                **tls)  # type: ignore[arg-type]  # fmt: skip
+        with listening_unix(settings.bind, settings.unix_socket_mode) as sock:
+            uvicorn.Server(config).run(sockets=[sock])
+        return
     log.info("lbaas serving on %s://%s:%s (provider %s, database %s, auth %s)", "https" if tls else "http", host, port,
              settings.provider, url, settings.auth_strategy)  # fmt: skip
     uvicorn.run(app, host=host or "127.0.0.1", port=int(port), log_level=log_level, access_log=False,
-                timeout_keep_alive=KEEP_ALIVE_S, **tls,  # type: ignore[arg-type]
-                http=header_limited_protocol(settings.header_timeout, settings.max_header_bytes))  # fmt: skip
+                timeout_keep_alive=KEEP_ALIVE_S, **tls, http=http)  # type: ignore[arg-type]  # fmt: skip

@@ -25,6 +25,7 @@ from lbaas.services.tokens import Identity
 
 STRATEGIES = ("noauth", "token", "keystone")
 SCOPE_KEY = "lbaas.identity"
+SERVICE_TOKEN_KEY = "lbaas.service_token"  # the client's X-Service-Token, for keystone mode (stripped from headers)
 # Paths anyone may read: the versions document (as Octavia). /internal/ has its own shared secret.
 PUBLIC_PATHS = frozenset({"/", "/healthcheck", "/metrics", "/dashboard"})
 PUBLIC_PREFIXES = ("/internal/", "/dashboard/")  # the dashboard's static files; the page sends the token
@@ -107,8 +108,12 @@ class AuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = strip_identity_headers(list(scope.get("headers") or []))
+        raw_headers = list(scope.get("headers") or [])
+        headers = strip_identity_headers(raw_headers)
         scope = {**scope, "headers": headers}
+        service = next((v for k, v in raw_headers if k.lower() == b"x-service-token"), None)
+        if service and service.strip():
+            scope[SERVICE_TOKEN_KEY] = service.decode("latin-1").strip()
         if is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
@@ -163,6 +168,9 @@ def check_startup(settings: Settings) -> None:
             "Use --auth-strategy token (lbaas token create …) or keystone, or pass --insecure-noauth to "
             "accept that anyone who reaches this address is an administrator."
         )
+    from lbaas.api.listen import check_unix_bind
+
+    check_unix_bind(settings.bind, settings.unix_socket_mode)
     if settings.auth_strategy == "keystone" and not settings.keystone_auth_url:
         raise SystemExit("--auth-strategy keystone needs LBAAS_KEYSTONE_AUTH_URL and the service user's credentials")
     if bool(settings.tls_cert) != bool(settings.tls_key):

@@ -7,7 +7,12 @@ may call Keystone); the inner WSGI app records the identity headers auth_token s
 ``WWW-Authenticate``, 503 when Keystone cannot be reached) that answer goes back to the client as it is.
 
 Configured like Octavia's ``[keystone_authtoken]`` from the ``keystone_*`` settings (service user with
-password auth). Validated tokens are cached in process memory (no memcached) for
+password auth). A client's ``X-Service-Token`` (a service acting for the user, as Nova or Heat send it)
+goes through auth_token with the user's token: ``service_token_roles`` / ``service_token_roles_required``
+decide whether it counts; an invalid service token, or one without a service role while roles are
+required, gets auth_token's 401; a valid one also lets auth_token accept an expired user token, if
+Keystone still returns it (``allow_expired``, as in every OpenStack service). The project, user and roles
+stay the user token's. Validated tokens are cached in process memory (no memcached) for
 ``keystone_token_cache_time`` seconds.
 """
 
@@ -22,7 +27,7 @@ from typing import Any
 import anyio.to_thread
 from starlette.types import Scope
 
-from lbaas.api.auth import Refusal, unauthorized
+from lbaas.api.auth import SERVICE_TOKEN_KEY, Refusal, unauthorized
 from lbaas.config import Settings
 from lbaas.services.tokens import Identity
 
@@ -42,7 +47,8 @@ def authtoken_conf(settings: Settings) -> dict[str, str]:
         "www_authenticate_uri": settings.keystone_www_authenticate_uri or settings.keystone_auth_url or "",
         "token_cache_time": str(settings.keystone_token_cache_time),
         "delay_auth_decision": "false",
-        "service_token_roles_required": "true",
+        "service_token_roles": settings.keystone_service_token_roles,
+        "service_token_roles_required": "true" if settings.keystone_service_token_roles_required else "false",
         "log_name": "lbaas.keystone",
     }
     if settings.keystone_region_name:
@@ -67,7 +73,7 @@ class KeystoneAuthenticator:
         self._lock = threading.Lock()  # only around first use: the middleware discovers Keystone lazily
         self._warm = False
 
-    def validate(self, token: str) -> Identity | Refusal:
+    def validate(self, token: str, service_token: str | None = None) -> Identity | Refusal:
         environ: dict[str, Any] = {
             "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": "/", "QUERY_STRING": "",
             "SERVER_NAME": "lbaas", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
@@ -75,6 +81,8 @@ class KeystoneAuthenticator:
             "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False,
             "wsgi.run_once": False, "HTTP_X_AUTH_TOKEN": token,
         }  # fmt: skip
+        if service_token:  # auth_token validates it too: invalid, or without a service role, is a 401
+            environ["HTTP_X_SERVICE_TOKEN"] = service_token
         answer: dict[str, Any] = {}
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
@@ -100,7 +108,7 @@ class KeystoneAuthenticator:
     async def authenticate(self, token: str | None, scope: Scope) -> Identity:
         if not token:
             raise unauthorized(self._uri)
-        result = await anyio.to_thread.run_sync(self.validate, token)
+        result = await anyio.to_thread.run_sync(self.validate, token, scope.get(SERVICE_TOKEN_KEY))
         if isinstance(result, Refusal):
             raise result
         return result

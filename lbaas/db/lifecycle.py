@@ -127,6 +127,7 @@ def complete(s: Session, lb_id: str, generation: int, *, ok: bool, message: str 
                 _delete_child(s, obj)
             else:
                 mark(obj, "ACTIVE")
+                _applied_operating_status(lb, obj)
         mark(lb, "ACTIVE")
     else:
         # The objects the change was about go to ERROR; parents it merely locked go back to ACTIVE.
@@ -137,6 +138,28 @@ def complete(s: Session, lb_id: str, generation: int, *, ok: bool, message: str 
         mark(lb, "ERROR" if lb_self_failed else "ACTIVE")
     s.flush()
     return True
+
+
+_NOT_HAPROXY = ("UDP", "SCTP")
+
+
+def _applied_operating_status(lb: m.LoadBalancer, obj: Any) -> None:
+    """A health monitor, L7 policy or L7 rule is ONLINE as soon as it is applied, OFFLINE if it (or the LB)
+    is disabled: Octavia's worker marks it so in the same step as ACTIVE (``Mark*ActiveInDB``), and the
+    agent's later measurements follow the same rule (``lbaas.domain.status``), so no client ever sees an
+    ACTIVE monitor that is still OFFLINE. Objects of UDP/SCTP listeners or pools are left to their layer."""
+    if isinstance(obj, m.HealthMonitor):
+        protocol = obj.pool.protocol if obj.pool is not None else None
+    elif isinstance(obj, m.L7Policy):
+        protocol = obj.listener.protocol if obj.listener is not None else None
+    elif isinstance(obj, m.L7Rule):
+        listener = obj.l7policy.listener if obj.l7policy is not None else None
+        protocol = listener.protocol if listener is not None else None
+    else:
+        return
+    if protocol in _NOT_HAPROXY:
+        return
+    obj.operating_status = "ONLINE" if lb.admin_state_up and obj.admin_state_up else "OFFLINE"
 
 
 def _dependents(obj: Any) -> list[Any]:

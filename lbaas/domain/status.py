@@ -12,7 +12,9 @@ Rules: Octavia's, as its health manager maps what HAProxy reports (``heartbeat_u
 ``_update_health`` / ``_process_pool_status``) and as its worker marks objects once applied
 (``database_tasks.py`` ``Mark*ActiveInDB``), made explicit where they were vague:
 
-member   admin down (or pool admin down) → OFFLINE; no row → OFFLINE (not reported);
+member   admin down (or pool admin down) → OFFLINE; no row → OFFLINE (not reported); in a pool
+         HAProxy does not report at all (on no listener) → left as it is (Octavia's health manager
+         leaves such members alone: NO_MONITOR stays NO_MONITOR);
          ``MAINT*`` → OFFLINE; ``DRAIN*`` / ``NOLB*`` → DRAINING; ``DOWN*`` (incl. ``DOWN 1/2``) → ERROR;
          ``UP*`` (incl. ``UP 1/3``) → ONLINE, or DRAINING with weight 0; ``no check`` (no health
          monitor) → NO_MONITOR, or DRAINING with weight 0; anything else → OFFLINE. A member in several
@@ -230,9 +232,13 @@ def compute_statuses(spec: LoadBalancerSpec, rows: Iterable[StatLike]) -> Operat
     pool_st: dict[str, OperatingStatus] = {}
     hms: dict[str, OperatingStatus] = {}
     for pool in pools:
-        for m in pool.members:
-            members[m.id] = member_status(m, pool, idx.servers.get((pool.id, m.id), []))
-        pool_st[pool.id] = pool_status(pool, members, idx.backends.get(pool.id, []))
+        backend_rows = idx.backends.get(pool.id, [])
+        # A pool HAProxy does not report at all (on no listener, no policy) is OFFLINE, and its members
+        # keep the status they have (NO_MONITOR after create), as Octavia's health manager leaves them.
+        if backend_rows or not pool.admin_state_up:
+            for m in pool.members:
+                members[m.id] = member_status(m, pool, idx.servers.get((pool.id, m.id), []))
+        pool_st[pool.id] = pool_status(pool, members, backend_rows)
         if pool.healthmonitor is not None:
             hms[pool.healthmonitor.id] = _enabled(pool.healthmonitor.admin_state_up)
 

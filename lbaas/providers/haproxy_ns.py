@@ -20,7 +20,7 @@ def _unsupported(what: str) -> errors.NotImplementedFeature:
 
 class HaproxyProvider:
     name = "haproxy"
-    description = "HAProxy in a network namespace per load balancer, one-arm, on lbaas agents."
+    description = "HAProxy in a network namespace per load balancer (one-arm) on lbaas agents."
 
     def __init__(self, deliver: Callable[[Iterable[str]], None] | None = None, *, active_standby: bool = False) -> None:
         self._deliver = deliver

@@ -23,7 +23,7 @@ SECTION_HEADERS = ("Agent.",)  # comment lines that title a group of fields, not
 
 # For fields whose line in config.py carries no comment of its own.
 FALLBACK = {
-    "bind": "Where the API listens (host:port); `lbaas serve` and `lbaas api`.",
+    "bind": "Where the API listens (host:port, or `unix:/PATH` for a unix socket); `lbaas serve` and `lbaas api`.",
     "state_dir": "The SQLite database (unless database_url) and one directory per load balancer (haproxy.cfg, "
     "sockets, access.log).",
     "database_url": "SQLAlchemy URL of the database, e.g. `postgresql+psycopg://lbaas@db/lbaas`; unset: SQLite "

@@ -91,9 +91,11 @@ def test_operating_statuses_follow_octavia_once_applied(cloud: Cloud) -> None:
     rule = cloud.rule(pol["id"])
     off_pol = cloud.policy(li["id"], action="REDIRECT_TO_POOL", redirect_pool_id=plain["id"], position=2)
     off_rule = cloud.rule(off_pol["id"], admin_state_up=False)
-    # before the data plane applied anything: what Octavia shows on create
-    assert op(cloud, f"{HMS}/{hm['id']}", "healthmonitor") == "OFFLINE"
-    assert op(cloud, f"{POLICIES}/{pol['id']}", "l7policy") == "OFFLINE"
+    # applied (ACTIVE), before any measurement: monitors and L7 objects are ONLINE already, as Octavia's
+    # worker marks them; members without a monitor NO_MONITOR
+    assert op(cloud, f"{HMS}/{hm['id']}", "healthmonitor") == "ONLINE"
+    assert op(cloud, f"{POLICIES}/{pol['id']}", "l7policy") == "ONLINE"
+    assert op(cloud, f"{POLICIES}/{off_pol['id']}/rules/{off_rule['id']}", "rule") == "OFFLINE"
     assert unchecked["operating_status"] == "NO_MONITOR"
 
     applied_and_observed(cloud, lb["id"])
@@ -136,3 +138,29 @@ def test_disabled_monitor_and_policy_are_offline_once_applied(cloud: Cloud) -> N
     assert op(cloud, f"{POOLS}/{pool['id']}/members/{member['id']}", "member") == "NO_MONITOR"  # not checked
     with cloud.db.read() as s:
         assert s.scalar(select(m.LoadBalancer.operating_status).where(m.LoadBalancer.id == lb["id"])) == "ONLINE"
+
+
+def test_monitor_and_l7_objects_are_online_in_the_step_that_makes_them_active(cloud: Cloud) -> None:
+    """octavia-tempest-plugin reads a health monitor the moment it is ACTIVE and wants ONLINE (and lists
+    it later expecting the same): the status must not wait for the agent's next measurement."""
+    lb = cloud.lb()
+    li = cloud.listener(lb["id"])
+    pool = cloud.pool(listener_id=li["id"])
+    created = cloud.post(HMS, "healthmonitor", {"pool_id": pool["id"], "type": "TCP", "delay": 2, "timeout": 1,
+                                                "max_retries": 2})  # fmt: skip
+    assert (created["provisioning_status"], created["operating_status"]) == ("PENDING_CREATE", "OFFLINE")
+    cloud.settle()  # the provider applied it: no measurement has come in
+    hm = cloud.get(f"{HMS}/{created['id']}", "healthmonitor")
+    assert (hm["provisioning_status"], hm["operating_status"]) == ("ACTIVE", "ONLINE")
+    cloud.put(f"{HMS}/{hm['id']}", "healthmonitor", {"admin_state_up": False})
+    cloud.settle()
+    assert cloud.get(f"{HMS}/{hm['id']}", "healthmonitor")["operating_status"] == "OFFLINE"
+    pol = cloud.policy(li["id"])
+    rule = cloud.rule(pol["id"])
+    assert (pol["operating_status"], rule["operating_status"]) == ("ONLINE", "ONLINE")
+    # a disabled LB: what it applies is OFFLINE
+    cloud.put(f"{LB}/{lb['id']}", "loadbalancer", {"admin_state_up": False})
+    cloud.settle()
+    cloud.put(f"{HMS}/{hm['id']}", "healthmonitor", {"admin_state_up": True})
+    cloud.settle()
+    assert cloud.get(f"{HMS}/{hm['id']}", "healthmonitor")["operating_status"] == "OFFLINE"

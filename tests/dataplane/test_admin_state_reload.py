@@ -80,6 +80,31 @@ def test_member_created_down_then_enabled_with_a_reload_gets_traffic(service: Se
     service.wait_for(lambda: service.members(lb_id).get("web2") == "OFFLINE", 15, what="web2 OFFLINE")
 
 
+def test_unmonitored_member_created_down_then_enabled_with_a_reload_is_up(service: Service, topo: dict[str, Any]) -> None:
+    """The same without a health monitor (octavia-tempest-plugin's member update tests): the server's saved
+    operational state (stopped, from its maintenance) must not survive the reload either, since no check
+    would ever bring it back: HAProxy reported it DOWN for good and lbaas showed ERROR."""
+    lb_id = topo["lb"]
+    li = service.change(lb_id, "POST", "/v2/lbaas/listeners", {"listener": {
+        "loadbalancer_id": lb_id, "protocol": "HTTP", "protocol_port": 81}})["listener"]  # fmt: skip
+    plain = service.change(lb_id, "POST", "/v2/lbaas/pools", {"pool": {
+        "name": "plain81", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "listener_id": li["id"]}})["pool"]  # fmt: skip
+    mb = service.change(lb_id, "POST", f"/v2/lbaas/pools/{plain['id']}/members",
+                        {"member": {"name": "plain-web2", "address": topo["web2"], "protocol_port": 80,
+                                    "admin_state_up": False}})["member"]  # fmt: skip
+    assert server_status(service, lb_id, mb["id"]) == "MAINT"
+    before = reloads(service, lb_id)
+    service.change(lb_id, "PUT", f"/v2/lbaas/pools/{plain['id']}/members/{mb['id']}",
+                   {"member": {"admin_state_up": True, "backup": True}})
+    assert reloads(service, lb_id) == before + 1
+    service.wait_for(lambda: server_status(service, lb_id, mb["id"]) == "no check", 15,
+                     what="the unmonitored member enabled (no check) after the reload")
+    answers = service.fetch("client", f"http://{topo['vip']}:81/", 3)
+    assert [a["status"] for a in answers] == [200] * 3 and {a["host"] for a in answers} == {f"{HOST_PREFIX}web2"}
+    service.wait_for(lambda: service.members(lb_id).get("plain-web2") == "NO_MONITOR", 15, what="NO_MONITOR")
+    service.change(lb_id, "DELETE", f"/v2/lbaas/listeners/{li['id']}")
+
+
 def test_octavia_statuses_once_applied(service: Service, topo: dict[str, Any]) -> None:
     """Measured on the real data plane, in Octavia's vocabulary: the listener and the health monitor
     ONLINE, an L7 policy and its rule ONLINE once applied, a pool with no members that a policy routes to

@@ -123,10 +123,10 @@ enabled = false
 
 
 @contextlib.contextmanager
-def running_keystone(work: Path) -> Iterator[Keystone]:
+def running_keystone(work: Path, port: int | None = None) -> Iterator[Keystone]:
     venv = keystone_venv()
     conf = _conf(work)
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}/v3"
     manage = [str(venv / "bin" / "keystone-manage"), "--config-file", str(conf)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "LBAAS_"))}

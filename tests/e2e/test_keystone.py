@@ -195,3 +195,26 @@ def test_dashboard_form_logs_in_with_keystone_credentials(stack: Stack) -> None:
             assert page.input_value("#ks-password") == ""
         finally:
             browser.close()
+
+
+# ------------------------------------------------------------------- X-Service-Token (a service acting for a user)
+
+
+def test_service_token_with_a_user_token(stack: Stack) -> None:
+    """keystonemiddleware's service-token handling, as Octavia's [keystone_authtoken] configures it
+    (service_token_roles = service, service_token_roles_required = true)."""
+    url = stack.lbaas.url + "/v2.0/networks"
+    user = password_token(stack.keystone.url, "alice", "alice-pw", "proj-a")
+    service = password_token(stack.keystone.url, "lbaas", SERVICE_PASSWORD, "service")  # has the service role
+    r = httpx.post(url, headers={"X-Auth-Token": user, "X-Service-Token": service}, timeout=60,
+                   json={"network": {"name": "svc-token-net"}})  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert r.json()["network"]["project_id"] == stack.keystone.project("proj-a")  # the user's, not the service's
+    # a valid token without a service role, and a garbage one, are refused as service tokens
+    for bad in (password_token(stack.keystone.url, "bob", "bob-pw", "proj-b"), "not-a-token"):
+        r = httpx.get(url, headers={"X-Auth-Token": user, "X-Service-Token": bad}, timeout=60)
+        assert r.status_code == 401, r.text
+        assert r.headers["www-authenticate"].startswith("Keystone uri=")
+    # a service token alone is not a user's identity
+    r = httpx.get(url, headers={"X-Service-Token": service}, timeout=60)
+    assert r.status_code == 401, r.text

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lbaas.api.auth import bind_is_local, check_startup, strip_identity_headers, uvicorn_tls
+from lbaas.api.listen import parse_mode
 from lbaas.cli import app
 from lbaas.config import Settings
 from lbaas.domain import errors
@@ -90,3 +91,22 @@ def test_identity_headers_are_stripped() -> None:
                (b"content-type", b"application/json"), (b"x-openstack-request-id", b"r")]  # fmt: skip
     assert strip_identity_headers(headers) == [(b"x-auth-token", b"t"), (b"content-type", b"application/json"),
                                                (b"x-openstack-request-id", b"r")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "mode"), [("0600", 0o600), ("660", 0o660), ("0o640", 0o640)])
+def test_unix_socket_modes(text: str, mode: int) -> None:
+    assert parse_mode(text) == mode
+
+
+@pytest.mark.parametrize("text", ["0666", "0604", "0400", "1600", "rw", ""])
+def test_unix_socket_modes_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_mode(text)
+
+
+def test_noauth_on_a_unix_socket_starts_checks_pass() -> None:
+    check_startup(Settings(bind="unix:/run/lbaas/api.sock", auth_strategy="noauth"))
+    with pytest.raises(SystemExit, match="absolute"):
+        check_startup(Settings(bind="unix:api.sock", auth_strategy="noauth"))
+    with pytest.raises(SystemExit, match="every local user"):
+        check_startup(Settings(bind="unix:/run/lbaas/api.sock", unix_socket_mode="0666"))

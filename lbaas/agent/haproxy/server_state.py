@@ -13,7 +13,9 @@ stayed in maintenance.
 In lbaas the admin state of a server is exactly what the config says (``disabled`` or not): the agent
 never leaves a runtime-only admin change behind a reload. So for every server of the new config, the
 saved line's admin bits are rewritten to what that config means: ``disabled`` → CMAINT|FMAINT (what
-HAProxy itself sets when it parses ``disabled``), otherwise neither. Then HAProxy's rules keep the
+HAProxy itself sets when it parses ``disabled``), otherwise neither. A server that was in maintenance
+and is enabled now loses its line altogether: its saved operational state is "stopped" (because of the
+maintenance), and a server without health checks restored as stopped stays DOWN for ever. Then HAProxy's rules keep the
 server exactly as configured, and everything else in the line (health, weights) is restored as before.
 Lines of servers the new config does not have are left alone (HAProxy ignores them).
 
@@ -73,6 +75,12 @@ def align_admin_state(state_text: str, config_text: str) -> str:
             return ""
         want = enabled.get((be, srv))
         if want is not None:
+            if want and admin & _CONFIG_OWNED:
+                # In maintenance before, enabled now: its saved operational state (stopped, because it
+                # was in maintenance) is stale, and a server without checks would keep it for ever
+                # (DOWN, no check to bring it up). Leave it out: HAProxy starts it as the config says,
+                # like a new server (UP; a health check then measures it).
+                continue
             admin = (admin & ~_CONFIG_OWNED) | (0 if want else _CONFIG_OWNED)
             fields[i_admin] = str(admin)
             line = " ".join(fields)

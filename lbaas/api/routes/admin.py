@@ -102,7 +102,7 @@ def _providers(env: ServiceEnv) -> list[dict[str, str]]:
         if name == DEFAULT_ALIASES[0]:
             description = f"The default provider ({default.name}): {default.description}"
         elif name in DEFAULT_ALIASES:
-            description = f"Alias of {DEFAULT_ALIASES[0]}, the default provider ({default.name})."
+            description = f"Alias of {DEFAULT_ALIASES[0]}: the default provider ({default.name})."
         else:
             description = env.providers[name].description
         out.append({"name": name, "description": description})

@@ -95,3 +95,23 @@ def test_every_setting_is_documented() -> None:
     comments = settings_doc.field_comments()
     missing = [n for n in Settings.model_fields if not (comments.get(n) or settings_doc.FALLBACK.get(n))]
     assert not missing, f"settings without a comment in lbaas/config.py: {missing}"
+
+
+def test_command_settings_one_helper_for_serve_api_agent(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    f = write(tmp_path, 'insecure_noauth = true\n[physical_interface_mappings]\nphysnet1 = "eth9"\n')
+    cli._CONFIG["path"] = f
+    try:
+        # a switch left off and an empty list are not flags: the file's values stay
+        s = cli._command_settings({"insecure_noauth": False, "physical_interface_mappings": [], "bind": None})
+        assert s.insecure_noauth is True and s.physical_interface_mappings == {"physnet1": "eth9"}
+        s = cli._command_settings({"physical_interface_mappings": ["physnet2:eth3", "p3:vlan:x"]})
+        assert s.physical_interface_mappings.items() & {"physnet2": "eth3", "p3": "vlan:x"}.items() == {("physnet2", "eth3"), ("p3", "vlan:x")}
+        with pytest.raises(Exception, match="PHYSNET:IFACE"):
+            cli._command_settings({"physical_interface_mappings": ["eth3"]})
+        # lbaas api's own default (token) applies only when nothing chose a strategy
+        assert cli._command_settings({}, default_auth="token").auth_strategy == "token"
+        clean_env.setenv("LBAAS_AUTH_STRATEGY", "keystone")
+        assert cli._command_settings({}, default_auth="token").auth_strategy == "keystone"
+        assert cli._command_settings({"auth_strategy": "noauth"}, default_auth="token").auth_strategy == "noauth"
+    finally:
+        cli._CONFIG["path"] = None
