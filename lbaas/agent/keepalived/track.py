@@ -37,7 +37,7 @@ def write_track(path: Path, value: str) -> bool:
     """Replace the track file whole with ``value``; False when the LB's directory is gone."""
     tmp = path.with_name(path.name + ".tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     except FileNotFoundError:
         return False
     try:

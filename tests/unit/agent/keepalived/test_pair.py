@@ -226,3 +226,11 @@ def test_the_pidfd_tracker_writes_1_when_the_vouched_process_exits(tmp_path: Pat
 
 def test_a_track_file_of_a_removed_directory_is_dropped(tmp_path: Path) -> None:
     assert not write_track(tmp_path / "gone" / "haproxy.track", "1")
+
+
+def test_the_track_file_is_root_only_and_replaced_whole(tmp_path: Path) -> None:
+    track = tmp_path / "haproxy.track"
+    assert write_track(track, "0")
+    assert track.read_text() == "0\n" and track.stat().st_mode & 0o777 == 0o600
+    assert write_track(track, "1")
+    assert track.read_text() == "1\n" and not (tmp_path / "haproxy.track.tmp").exists()
