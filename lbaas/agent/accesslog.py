@@ -354,7 +354,10 @@ class AccessLogReceiver:
         last_sweep = time.monotonic()
         while not self._stop.is_set():
             for key, _ in self._sel.select(timeout=0.5):
-                self._drain(str(key.data))
+                try:
+                    self._drain(str(key.data))
+                except Exception:  # a full disk, a bad file: never stop every LB's logs for one
+                    log.warning("access log of %s: lines dropped", key.data, exc_info=True)
             if time.monotonic() - last_sweep > self.settings.sweep_interval:
                 last_sweep = time.monotonic()
                 self._sweep()
@@ -403,7 +406,10 @@ class AccessLogReceiver:
         if lines:
             with self._lock:
                 if lb.lb_id in self._lbs:
-                    lb.file.write(b"".join(lines))
+                    try:
+                        lb.file.write(b"".join(lines))
+                    except FileNotFoundError:  # the LB's directory is gone (torn down): its last lines go too
+                        self._close(lb.lb_id)
 
     def _line(self, lb: _Lb, msg: bytes) -> bytes | None:
         """One datagram: forwarded to its syslog target, and the line for the LB's file (None: not stored)."""

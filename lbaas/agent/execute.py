@@ -153,9 +153,21 @@ class Executor:
                 with self.bridge_lock(network).releasing():
                     self.plumber.remove_bridge_if_unused(network)
             case RemoveDirectory():
-                shutil.rmtree(paths.directory, ignore_errors=True)
+                remove_tree(paths.directory)
             case _:
                 raise TypeError(f"unknown step {step!r}")
+
+
+def remove_tree(directory: Path, attempts: int = 5) -> None:
+    """Remove an LB's directory, or raise (the teardown is retried and not reported done before it is gone).
+    Another thread may create a file in it while it goes: the access-log receiver storing the lines a
+    stopping HAProxy sent last. One ``rmtree`` then fails on the non-empty directory; the next one removes
+    the newcomer (whose writer holds it open from then on, so it is not made again)."""
+    for _ in range(attempts):
+        shutil.rmtree(directory, ignore_errors=True)
+        if not directory.exists():
+            return
+    shutil.rmtree(directory)
 
 
 def _write(path: Path, text: str) -> None:
@@ -164,4 +176,4 @@ def _write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-__all__ = ["BridgeLock", "Executor"]
+__all__ = ["BridgeLock", "Executor", "remove_tree"]

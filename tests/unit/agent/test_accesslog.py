@@ -174,3 +174,27 @@ def test_file_removed_underneath_is_reopened(tmp_path: Path) -> None:
     f.write(b"two\n")
     f.close()
     assert tail(tmp_path / "access.log", 5) == ["two"]
+
+
+def test_lines_for_a_removed_directory_are_dropped_and_the_receiver_lives_on(tmp_path: Path) -> None:
+    """A stopping HAProxy's last lines may arrive after its LB's directory is gone: they are dropped, the
+    LB is detached, and the one receiver thread keeps serving every other LB."""
+    rec = _receiver(tmp_path)
+    other = "op-lb-2"
+    LbPaths(tmp_path, other).directory.mkdir(parents=True)
+    rec.start()
+    try:
+        for lb in (LB, other):
+            rec.attach(lb)
+        out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        import shutil
+
+        shutil.rmtree(LbPaths(tmp_path, LB).directory)  # torn down before its first line was stored
+        out.sendto(b"<133>Dec  6 13:33:34 haproxy[42]: Proxy l1 stopped\n", str(rec.socket_path(LB)))
+        wait_for(lambda: LB not in rec.attached())
+        assert not LbPaths(tmp_path, LB).directory.exists(), "the directory is not made again"
+        out.sendto(b"<134>Dec  6 13:33:35 haproxy[43]: still logging\n", str(rec.socket_path(other)))
+        wait_for(lambda: tail(access_log_path(tmp_path, other), 5) == ["Dec  6 13:33:35 haproxy[43]: still logging"])
+        out.close()
+    finally:
+        rec.stop()
