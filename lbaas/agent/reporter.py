@@ -72,11 +72,12 @@ class DbReporter:
                 return False
             if row[2] != "ACTIVE" or row[3] is not None:
                 return False
-            hosts = s.scalars(
+            computes = s.scalars(
                 select(m.Amphora.compute_id).where(m.Amphora.loadbalancer_id == lb_id, m.Amphora.role == "STANDALONE",
                                                    m.Amphora.status == "ALLOCATED")
             ).all()  # fmt: skip
-            return list(hosts) == [self._host]
+            agent_id = s.scalar(select(m.Agent.id).where(m.Agent.host == self._host))
+            return list(computes) == [amphorae.compute_id(agent_id, self._host)]
 
     def operating(self, lb_id: str, statuses: Mapping[str, str]) -> None:
         if not statuses:

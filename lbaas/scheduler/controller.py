@@ -180,11 +180,11 @@ class Controller:
             with self._db.write() as s:
                 if im.new_record:
                     won = instances.replace(s, im.amphora_id, from_agent_id=im.from_agent_id, from_epoch=im.from_epoch,
-                                            to_agent_id=im.to_agent_id, host=hosts[im.to_agent_id],
+                                            to_agent_id=im.to_agent_id,
                                             zone=zones_of.get(im.to_agent_id)) is not None  # fmt: skip
                 else:
                     won = instances.bind(s, im.amphora_id, from_epoch=im.from_epoch, to_agent_id=im.to_agent_id,
-                                         host=hosts[im.to_agent_id], zone=zones_of.get(im.to_agent_id))  # fmt: skip
+                                         zone=zones_of.get(im.to_agent_id))  # fmt: skip
             if not won:
                 continue
             if im.failover:

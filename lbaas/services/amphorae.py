@@ -1,10 +1,12 @@
 """Amphorae: Octavia's admin view of where each load balancer runs.
 
 We have no service VMs. An "amphora" here is one running instance of a load balancer: its HAProxy
-in a namespace on an agent host. ``compute_id`` is that host, ``ha_ip``/``ha_port_id`` are the VIP
-and its port (the namespace holds the VIP itself, so there is no separate VRRP address).
-A SINGLE LB has one STANDALONE record; an ACTIVE_STANDBY LB has two (MASTER and BACKUP) with their
-own vrrp ports and bindings, made and moved by ``services.instances`` and the controller.
+in a namespace on an agent host. ``compute_id`` names that host as Octavia names a VM, by a UUID: the
+agent's id (``GET /v2/octavia/agents/{compute_id}`` gives its host). ``ha_ip``/``ha_port_id`` are the VIP
+and its port. A SINGLE LB has one STANDALONE record; its namespace holds the VIP itself on the VIP port,
+so that port is also its ``vrrp_port_id`` and the VIP its ``vrrp_ip``. An ACTIVE_STANDBY LB has two
+(MASTER and BACKUP) with their own vrrp ports and bindings, made and moved by ``services.instances`` and
+the controller.
 
 The record is written by whatever runs the LB: the agent when it has applied a generation, the
 noop provider (through its ``on_active`` hook) in API-only deployments, via ``ensure_amphora``.
@@ -22,6 +24,7 @@ a config push).
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -36,6 +39,13 @@ from lbaas.services.context import RequestContext
 
 REPLACED = "PENDING_DELETE"  # a failed-over instance, until its replacement runs
 STAT_FIELDS = ("active_connections", "bytes_in", "bytes_out", "request_errors", "total_connections")
+_HOST_NAMESPACE = uuid.UUID("6f1c2a4e-9d1b-5c3e-8a7f-2b4d6e8f0a1c")
+
+
+def compute_id(agent_id: str | None, host: str) -> str:
+    """An instance's ``compute_id``: its agent's id; a host with no agent row (the noop provider) gets a
+    UUID derived from its name, the same every time."""
+    return agent_id if agent_id is not None else str(uuid.uuid5(_HOST_NAMESPACE, host))
 
 
 def ensure_amphora(s: Session, lb: m.LoadBalancer, agent_host: str) -> m.Amphora:
@@ -50,7 +60,8 @@ def ensure_amphora(s: Session, lb: m.LoadBalancer, agent_host: str) -> m.Amphora
     amp = s.scalars(
         select(m.Amphora).where(m.Amphora.loadbalancer_id == lb.id, m.Amphora.role == "STANDALONE")
     ).first()
-    if amp is not None and (amp.status == REPLACED or (amp.compute_id is not None and amp.compute_id != agent_host)):
+    compute = compute_id(agent.id if agent is not None else None, agent_host)
+    if amp is not None and (amp.status == REPLACED or (amp.compute_id is not None and amp.compute_id != compute)):
         s.delete(amp)
         s.flush()
         amp = None
@@ -60,9 +71,11 @@ def ensure_amphora(s: Session, lb: m.LoadBalancer, agent_host: str) -> m.Amphora
         s.add(amp)
     wanted: dict[str, Any] = {
         "agent_id": agent.id if agent is not None else None,
-        "compute_id": agent_host,
+        "compute_id": compute,
         "ha_ip": lb.vip_address,
         "ha_port_id": lb.vip_port_id,
+        "vrrp_ip": lb.vip_address,
+        "vrrp_port_id": lb.vip_port_id,
         "cached_zone": (agent.availability_zone if agent is not None else None) or lb.availability_zone,
         "status": "ALLOCATED",
     }
@@ -79,7 +92,7 @@ def _ensure_pair(s: Session, lb: m.LoadBalancer, agent_host: str, agent: m.Agent
     out = None
     for amp in instances.live(instances.rows(s, lb.id)):
         if amp.agent_id is None and amp.compute_id is None:
-            amp.compute_id = agent_host
+            amp.compute_id = compute_id(agent.id if agent is not None else None, agent_host)
         if amp.status != "ALLOCATED":
             amp.status = "ALLOCATED"
         out = out or amp

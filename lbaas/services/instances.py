@@ -264,14 +264,13 @@ def filter_operating(s: Session, lb: m.LoadBalancer, amp: m.Amphora,
 # --------------------------------------------------------------------------- moves (the controller's)
 
 
-def bind(s: Session, amphora_id: str, *, from_epoch: int, to_agent_id: str, host: str,
-         zone: str | None) -> bool:  # fmt: skip
+def bind(s: Session, amphora_id: str, *, from_epoch: int, to_agent_id: str, zone: str | None) -> bool:
     """First placement of an unbound instance: one compare-and-set UPDATE; True when this caller won."""
     res = s.execute(
         update(m.Amphora)
         .where(m.Amphora.id == amphora_id, m.Amphora.agent_id.is_(None), m.Amphora.binding_epoch == from_epoch,
                m.Amphora.status.not_in(GONE))
-        .values(agent_id=to_agent_id, compute_id=host, binding_epoch=m.Amphora.binding_epoch + 1, status=BOOTING,
+        .values(agent_id=to_agent_id, compute_id=to_agent_id, binding_epoch=m.Amphora.binding_epoch + 1, status=BOOTING,
                 cached_zone=zone, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )  # fmt: skip
@@ -279,7 +278,7 @@ def bind(s: Session, amphora_id: str, *, from_epoch: int, to_agent_id: str, host
 
 
 def replace(s: Session, amphora_id: str, *, from_agent_id: str | None, from_epoch: int, to_agent_id: str,
-            host: str, zone: str | None) -> str | None:  # fmt: skip
+            zone: str | None) -> str | None:  # fmt: skip
     """Replace one instance by a new record on ``to_agent_id`` (a new id, epoch + 1, the same slot: role,
     priority, vrrp port and address); the LB gets a new generation (PENDING_UPDATE if it was ACTIVE) so
     the pair re-reads its peer. The old record goes with a compare-and-set DELETE: the agent that held
@@ -300,7 +299,7 @@ def replace(s: Session, amphora_id: str, *, from_agent_id: str | None, from_epoc
     now = utcnow()
     new = m.Amphora(
         id=m.new_id(), loadbalancer_id=old.loadbalancer_id, role=old.role, status=BOOTING, agent_id=to_agent_id,
-        compute_id=host, binding_epoch=from_epoch + 1, vrrp_priority=old.vrrp_priority, vrrp_id=old.vrrp_id,
+        compute_id=to_agent_id, binding_epoch=from_epoch + 1, vrrp_priority=old.vrrp_priority, vrrp_id=old.vrrp_id,
         vrrp_ip=old.vrrp_ip, vrrp_port_id=old.vrrp_port_id, vrrp_interface=old.vrrp_interface, ha_ip=old.ha_ip,
         ha_port_id=old.ha_port_id, cached_zone=zone, created_at=now, updated_at=now,
     )  # fmt: skip

@@ -295,7 +295,13 @@ class SimCluster:
 
     def host_of(self, lb_id: str) -> str | None:
         amps = self.call("GET", f"/v2/octavia/amphorae?loadbalancer_id={lb_id}")["amphorae"]
-        return str(amps[0]["compute_id"]) if amps else None
+        return self.host_of_compute(amps[0]["compute_id"]) if amps else None
+
+    def host_of_compute(self, compute_id: str | None) -> str | None:
+        """The host an amphora runs on: its ``compute_id`` is the agent's id."""
+        if not compute_id:
+            return None
+        return str(self.call("GET", f"/v2/octavia/agents/{compute_id}")["agent"]["host"])
 
     def settled(self, lb_ids: list[str]) -> dict[str, str] | None:
         """lb id -> host once every LB is ACTIVE with an amphora on a host; else None."""
@@ -376,7 +382,7 @@ class SimCluster:
         amps = self.amphorae(lb_id)
         if len(amps) != 2 or any(a["status"] != "ALLOCATED" or not a["compute_id"] for a in amps):
             return None
-        out = {str(a["role"]): str(a["compute_id"]) for a in amps}
+        out = {str(a["role"]): str(self.host_of_compute(a["compute_id"])) for a in amps}
         return out if len(set(out.values())) == 2 else None
 
     def vip_holders(self, lb_id: str) -> list[str]:

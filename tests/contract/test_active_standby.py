@@ -239,7 +239,7 @@ def test_pair_is_placed_on_two_agents_and_each_reads_its_own_spec(
     hosts = {role: host_of(database, a) for role, a in pair.items()}
     assert hosts["MASTER"] != hosts["BACKUP"]
     third = ({"a", "b", "c"} - set(hosts.values())).pop()
-    assert all(a.binding_epoch == 1 and a.compute_id == hosts[r] for r, a in pair.items())
+    assert all(a.binding_epoch == 1 and a.compute_id == a.agent_id for a in pair.values())  # compute_id: the agent
     gen = lb_row(database, lb_id).generation
     for role, host in hosts.items():
         assert assigned(client, host) == {lb_id: gen}
@@ -317,7 +317,10 @@ def test_instance_reports_statuses_and_fencing(client: TestClient, database: Dat
     shown = client.get(f"{AMP}?loadbalancer_id={lb_id}", headers=ADMIN).json()["amphorae"]
     assert len(shown) == 2 and all(AMP_FIELDS <= set(a) for a in shown)
     by_role = {a["role"]: a for a in shown}
-    assert by_role["MASTER"]["compute_id"] == hm and by_role["BACKUP"]["compute_id"] == hb
+    assert by_role["MASTER"]["compute_id"] == pair["MASTER"].agent_id != by_role["BACKUP"]["compute_id"]
+    for role, host in (("MASTER", hm), ("BACKUP", hb)):  # compute_id is the agent's id; the agent API names its host
+        agent = client.get(f"/v2/octavia/agents/{by_role[role]['compute_id']}", headers=ADMIN).json()["agent"]
+        assert agent["host"] == host
     assert by_role["MASTER"]["vrrp_priority"] == 100 and by_role["BACKUP"]["vrrp_priority"] == 90
     assert by_role["MASTER"]["vrrp_id"] == by_role["BACKUP"]["vrrp_id"] == pair["MASTER"].vrrp_id
     assert by_role["MASTER"]["vrrp_port_id"] == pair["MASTER"].vrrp_port_id

@@ -3,6 +3,7 @@ its list/show/stats, and failover, config push and delete with Octavia's status 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -93,11 +94,17 @@ def test_record_of_a_running_lb(client: TestClient, database: Database, provider
     lb = client.get(f"/v2/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"]
     amp = _only_amp(client, lb_id)
     assert set(amp) == FIELDS
-    assert amp["compute_id"] == settings.host
+    # compute_id names the host by a UUID as Octavia names its VM (octavia-tempest-plugin parses it): the
+    # agent's id, or one derived from the host's name where no agent runs (this noop provider)
+    with database.read() as s:
+        agent_id = s.scalar(select(m.Agent.id).where(m.Agent.host == settings.host))
+    assert amp["compute_id"] == amphorae.compute_id(agent_id, settings.host) == str(uuid.UUID(amp["compute_id"]))
     assert (amp["ha_ip"], amp["ha_port_id"]) == (lb["vip_address"], lb["vip_port_id"])
+    # the namespace holds the VIP on the VIP port itself: that is the instance's own (vrrp) port and address
+    assert (amp["vrrp_ip"], amp["vrrp_port_id"]) == (lb["vip_address"], lb["vip_port_id"])
     assert (amp["role"], amp["status"]) == ("STANDALONE", "ALLOCATED")
     assert (amp["cert_expiration"], amp["cert_busy"]) == (None, False)
-    for name in ("vrrp_ip", "vrrp_port_id", "vrrp_interface", "vrrp_id", "vrrp_priority", "image_id", "compute_flavor",
+    for name in ("vrrp_interface", "vrrp_id", "vrrp_priority", "image_id", "compute_flavor",
                  "lb_network_ip", "cached_zone"):  # fmt: skip
         assert amp[name] is None, name
     assert amp["created_at"] and amp["updated_at"] == amp["created_at"]  # every amphora has updated_at
@@ -215,18 +222,22 @@ def test_failover(client: TestClient, database: Database, provider: NoopProvider
 
 
 def test_an_lb_found_on_another_host_gets_a_new_record(client: TestClient, database: Database,
-                                                       provider: NoopProvider) -> None:  # fmt: skip
+                                                       provider: NoopProvider, settings: Settings) -> None:  # fmt: skip
     """The controller moved the LB after its agent died: the instance on the new host is a new amphora."""
     lb = _lb(client, provider, make_subnet(database))
     amp = _only_amp(client, lb["id"])
     with database.write() as s:
+        s.add(m.Agent(id=m.new_id(), host="another-host"))
+        s.flush()
+        other = s.scalar(select(m.Agent.id).where(m.Agent.host == "another-host"))
         row = s.get(m.LoadBalancer, lb["id"])
         assert row is not None
-        same = amphorae.ensure_amphora(s, row, amp["compute_id"])
+        same = amphorae.ensure_amphora(s, row, settings.host)
         assert same.id == amp["id"]
         moved = amphorae.ensure_amphora(s, row, "another-host")
-        assert moved.id != amp["id"] and moved.compute_id == "another-host" and moved.updated_at is not None
-    assert _only_amp(client, lb["id"])["compute_id"] == "another-host"
+        assert moved.id != amp["id"] and moved.compute_id == other and moved.updated_at is not None
+        assert moved.agent_id == other
+    assert _only_amp(client, lb["id"])["compute_id"] == other
 
 
 def test_config(client: TestClient, database: Database, provider: NoopProvider) -> None:

@@ -135,9 +135,10 @@ def test_applied_is_fenced_by_binding_and_generation(
     assert after is not None and after.provisioning_status == "ACTIVE" and after.observed_generation == gen
     with database.read() as s:
         amp = s.scalars(select(m.Amphora).where(m.Amphora.loadbalancer_id == lb["id"])).one()
-        assert amp.compute_id == "host-a" and amp.status == "ALLOCATED"
+        host_a = s.scalar(select(m.Agent.id).where(m.Agent.host == "host-a"))
+        assert host_a is not None and amp.compute_id == host_a and amp.status == "ALLOCATED"
     body = client.get(f"/v2/octavia/amphorae/{amp.id}").json()["amphora"]
-    assert body["compute_id"] == "host-a"
+    assert body["compute_id"] == host_a
 
 
 def test_operating_and_stats_are_fenced(client: TestClient, database: Database, lb: dict) -> None:

@@ -62,7 +62,7 @@ def serves(c: SimCluster, lb_id: str) -> None:
 
 
 def amp_on(c: SimCluster, lb_id: str, host: str) -> dict[str, Any]:
-    (amp,) = [a for a in c.amphorae(lb_id) if a["compute_id"] == host]
+    (amp,) = [a for a in c.amphorae(lb_id) if c.host_of_compute(a["compute_id"]) == host]
     return amp
 
 

@@ -124,7 +124,11 @@ class Cluster:
 
     def amphora_host(self, lb_id: str) -> str | None:
         amps = self.http.get("/v2/octavia/amphorae", params={"loadbalancer_id": lb_id}).json()["amphorae"]
-        return amps[0]["compute_id"] if amps else None
+        if not amps:
+            return None
+        agent = self.http.get(f"/v2/octavia/agents/{amps[0]['compute_id']}")  # compute_id: the agent's id
+        assert agent.status_code == 200, agent.text
+        return str(agent.json()["agent"]["host"])
 
     def settled(self, lb_ids: list[str]) -> bool:
         """Every LB ACTIVE, and its amphora on the agent it is bound to."""
