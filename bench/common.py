@@ -725,6 +725,74 @@ def paired_ratio(ours: list[WrkResult], theirs: list[WrkResult]) -> float:
     return median([ratio(a.rps, b.rps) for a, b in zip(ours, theirs, strict=True)])
 
 
+# The floor's log receiver where socat is missing: the same work (a datagram in, a line appended).
+PY_SINK = """
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+s.bind(sys.argv[1])
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+while True:
+    os.write(fd, s.recv(65536) + b"\\n")
+"""
+
+
+@contextmanager
+def log_receiver(sink: Path, log: Path) -> Iterator[None]:
+    """A floor's flow-log receiver while the block runs: it binds the unix datagram socket ``sink`` and
+    appends each datagram as a line to ``log`` (socat, else the minimal Python ``PY_SINK``)."""
+    argv = (["socat", "-u", f"UNIX-RECV:{sink},rcvbuf=1048576", f"OPEN:{log},creat,append"]
+            if shutil.which("socat") else [sys.executable, "-c", PY_SINK, str(sink), str(log)])  # fmt: skip
+    receiver = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        yield
+    finally:
+        receiver.terminate()
+        receiver.wait(timeout=10)
+
+
+WRK_CSV_HEADER = ["mode", "target", "run", "req_s", "p50_ms", "p99_ms", "requests", "socket_errors", "non_2xx"]
+
+
+def floor_comparison(report: Report, runs: dict[tuple[str, str], list[WrkResult]], modes: Sequence[str],
+                     targets: Sequence[str], *, title: str, plot_title: str, like: str, target_ratio: float,
+                     others: Mapping[str, str]) -> None:  # fmt: skip
+    """The report of ``interleaved_rounds`` of wrk runs against "lbaas" and the other ``targets``: a table
+    row per mode and target (median req/s and p99, errors); on lbaas's row its paired ratio to ``like`` (the
+    floor doing the same work, flow log included), then to each of ``others`` (column header → target),
+    and the goal, ``target_ratio`` × ``like``; the note saying whether the goal was met in every mode;
+    every run as a CSV row; a bar plot of the median req/s."""
+    against = {"lbaas / same + flow log": like, **others}
+    t = report.table(title, ["mode", "target", "req/s", "p99", *against, "errors", "target"])
+    summary: dict[str, list[float]] = {target: [] for target in targets}
+    rows: list[list[object]] = []
+    missed = []
+    for mode in modes:
+        ratios = [paired_ratio(runs[(mode, "lbaas")], runs[(mode, theirs)]) for theirs in against.values()]
+        for target in targets:
+            rs = runs[(mode, target)]
+            rps = median([r.rps for r in rs])
+            first = target == "lbaas"
+            t.add(mode, target, fmt_num(rps), f"{median([r.p99 for r in rs]) * 1000:.1f} ms",
+                  *(fmt_ratio(x) if first else "" for x in ratios), sum(r.errors + r.non2xx for r in rs),
+                  f"≥ {target_ratio:.2f}× same + flow log" if first else "")  # fmt: skip
+            summary[target].append(rps)
+            rows += [[mode, target, i, f"{r.rps:.0f}", f"{r.p50 * 1000:.3f}", f"{r.p99 * 1000:.3f}", r.requests,
+                      r.errors, r.non2xx] for i, r in enumerate(rs)]  # fmt: skip
+        if ratios[0] < target_ratio:
+            missed.append(mode)
+    report.notes.append(f"Target (≥ {target_ratio * 100:.0f} % of the hand-written HAProxy doing the same work, flow "
+                        "log included): " + ("met in every mode." if not missed else f"MISSED in {', '.join(missed)}."))
+    report.csv_header = list(WRK_CSV_HEADER)
+    report.csv_rows = rows
+
+    def plot(path: Path) -> None:
+        plot_bars(path, plot_title, list(modes), summary, "requests/s")
+
+    report.plot = plot
+
+
 # ---------------------------------------------------------------------------------------------- processes
 
 

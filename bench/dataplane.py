@@ -22,25 +22,18 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 from bench.common import (
     BenchEnv,
     BenchError,
     Report,
     WrkResult,
-    fmt_num,
-    fmt_ratio,
+    floor_comparison,
     interleaved_rounds,
     lb_body,
-    median,
-    paired_ratio,
-    plot_bars,
+    log_receiver,
     wrk,
 )
-from bench.tls import PY_SINK
 
 MODES = {  # mode → (port on the LBs, extra wrk headers)
     "http keep-alive": (80, ()),
@@ -82,11 +75,7 @@ def run(args: argparse.Namespace, report: Report) -> None:
         fl = env.floor("d", net["id"], floor_vip, 24, [f"{member}:80"], tcp_port=81)
         fl.up()
         sink, floor_log = env.dir / "floor-log.sock", env.dir / "floor-access.log"
-        argv = (["socat", "-u", f"UNIX-RECV:{sink},rcvbuf=1048576", f"OPEN:{floor_log},creat,append"]
-                if shutil.which("socat") else [sys.executable, "-c", PY_SINK, str(sink), str(floor_log)])  # fmt: skip
-        receiver = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)  # fmt: skip
-        try:
+        with log_receiver(sink, floor_log):
             fll = env.floor("l", net["id"], floor_log_vip, 24, [f"{member}:80"], tcp_port=81,
                             log_target=f'"{sink}"', log_format=formats.get(80, ""),
                             log_format_tcp=formats.get(81, ""))  # fmt: skip
@@ -103,48 +92,15 @@ def run(args: argparse.Namespace, report: Report) -> None:
 
             runs = interleaved_rounds(rounds, MODES, TARGETS, measure)
             logged = floor_log.stat().st_size if floor_log.exists() else 0
-        finally:
-            receiver.terminate()
-            receiver.wait(timeout=10)
         if not (formats.get(80) and formats.get(81) and logged):
             raise BenchError(f"the floor + flow log did not log like ours (formats {sorted(formats)}, {logged} bytes)")
-    t = report.table(f"wrk -t2 -c32, {duration:.0f} s per run, {rounds} interleaved round(s): median req/s, "
-                     "median of the rounds' ratios",
-                     ["mode", "target", "req/s", "p99", "lbaas / same + flow log", "lbaas / hand-written", "lbaas / direct",
-                      "errors", "target"])
-    summary: dict[str, list[float]] = {target: [] for target in TARGETS}
-    rows: list[list[object]] = []
-    missed = []
-    for mode in MODES:
-        rps = {target: median([r.rps for r in runs[(mode, target)]]) for target in TARGETS}
-        like = paired_ratio(runs[(mode, "lbaas")], runs[(mode, FLOOR_LOG)])
-        vs_floor = paired_ratio(runs[(mode, "lbaas")], runs[(mode, FLOOR)])
-        vs_direct = paired_ratio(runs[(mode, "lbaas")], runs[(mode, "member direct")])
-        for target in TARGETS:
-            rs = runs[(mode, target)]
-            p99 = median([r.p99 for r in rs])
-            errs = sum(r.errors + r.non2xx for r in rs)
-            first = target == "lbaas"
-            t.add(mode, target, fmt_num(rps[target]), f"{p99 * 1000:.1f} ms", fmt_ratio(like) if first else "",
-                  fmt_ratio(vs_floor) if first else "", fmt_ratio(vs_direct) if first else "", errs,
-                  f"≥ {TARGET_RATIO:.2f}× same + flow log" if first else "")
-            summary[target].append(rps[target])
-            for i, r in enumerate(rs):
-                rows.append([mode, target, i, f"{r.rps:.0f}", f"{r.p50 * 1000:.3f}", f"{r.p99 * 1000:.3f}", r.requests,
-                             r.errors, r.non2xx])
-        if like < TARGET_RATIO:
-            missed.append(mode)
-    report.notes.append("Target (≥ 97 % of the hand-written HAProxy doing the same work, flow log included): "
-                        + ("met in every mode." if not missed else f"MISSED in {', '.join(missed)}."))
+    floor_comparison(report, runs, list(MODES), TARGETS, like=FLOOR_LOG, target_ratio=TARGET_RATIO,
+                     others={"lbaas / hand-written": FLOOR, "lbaas / direct": "member direct"},
+                     title=f"wrk -t2 -c32, {duration:.0f} s per run, {rounds} interleaved round(s): median req/s, "
+                           "median of the rounds' ratios",
+                     plot_title="Data plane: wrk from a client namespace (median req/s)")  # fmt: skip
     report.notes.append("Flow log: ours sends one datagram per request to the agent (Python, batches its writes to "
                         "access.log); the floor + flow log sends the same line (our log-format, read from our "
                         f"haproxy.cfg) to {'socat' if shutil.which('socat') else 'a minimal Python receiver'}, "
                         "which appends it to a file. The plain floor logs nothing.")
     report.notes.append("Both HAProxies add X-Forwarded-For on HTTP (the floor's config: `bench/floor/config.sh`).")
-    report.csv_header = ["mode", "target", "run", "req_s", "p50_ms", "p99_ms", "requests", "socket_errors", "non_2xx"]
-    report.csv_rows = rows
-
-    def plot(path: Path) -> None:
-        plot_bars(path, "Data plane: wrk from a client namespace (median req/s)", list(MODES), summary, "requests/s")
-
-    report.plot = plot

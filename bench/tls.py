@@ -20,24 +20,9 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    BenchEnv,
-    Report,
-    WrkResult,
-    fmt_num,
-    fmt_ratio,
-    interleaved_rounds,
-    lb_body,
-    median,
-    paired_ratio,
-    plot_bars,
-    wrk,
-)
+from bench.common import BenchEnv, Report, WrkResult, floor_comparison, interleaved_rounds, lb_body, log_receiver, wrk
 from lbaas.domain import certs
 from lbaas.tools.demo import demo_pki
 
@@ -49,16 +34,6 @@ MODES = {  # mode → (port, extra wrk headers)
 FLOOR, FLOOR_LOG = "hand-written haproxy", "hand-written haproxy + flow log"
 TARGETS = ("lbaas", FLOOR_LOG, FLOOR)
 TARGET_RATIO = 0.97
-# The floor's log receiver where socat is missing: the same work (a datagram in, a line appended).
-PY_SINK = """
-import os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-s.bind(sys.argv[1])
-fd = os.open(sys.argv[2], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-while True:
-    os.write(fd, s.recv(65536) + b"\\n")
-"""
 
 
 def _rsa_pem() -> tuple[bytes, bytes]:
@@ -124,11 +99,7 @@ def run(args: argparse.Namespace, report: Report) -> None:
         fl.up()
         sink = env.dir / "floor-log.sock"
         floor_log = env.dir / "floor-access.log"
-        argv = (["socat", "-u", f"UNIX-RECV:{sink},rcvbuf=1048576", f"OPEN:{floor_log},creat,append"]
-                if shutil.which("socat") else [sys.executable, "-c", PY_SINK, str(sink), str(floor_log)])  # fmt: skip
-        receiver = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)  # fmt: skip
-        try:
+        with log_receiver(sink, floor_log):
             fll = env.floor("l", net["id"], floor_log_vip, 24, [f"{member}:80"], tls_crts=tuple(crts),
                             log_target=f'"{sink}"', log_format=formats[-1] if formats else "")  # fmt: skip
             fll.up()
@@ -142,44 +113,14 @@ def run(args: argparse.Namespace, report: Report) -> None:
                 return wrk(f"https://{hosts[target]}:{port}/", duration=duration, ns=client, headers=headers)
 
             runs = interleaved_rounds(rounds, MODES, TARGETS, measure)
-        finally:
-            receiver.terminate()
-            receiver.wait(timeout=10)
-    t = report.table(f"wrk -t2 -c32 over TLS, {duration:.0f} s per run, {rounds} interleaved round(s): median req/s "
-                     "(a new connection per request: handshakes/s), median of the rounds' ratios",
-                     ["mode", "target", "req/s", "p99", "lbaas / same + flow log", "lbaas / hand-written", "errors",
-                      "target"])  # fmt: skip
-    summary: dict[str, list[float]] = {target: [] for target in TARGETS}
-    rows: list[list[object]] = []
-    missed = []
-    for mode in MODES:
-        like = paired_ratio(runs[(mode, "lbaas")], runs[(mode, FLOOR_LOG)])
-        vs_floor = paired_ratio(runs[(mode, "lbaas")], runs[(mode, FLOOR)])
-        for target in TARGETS:
-            rs = runs[(mode, target)]
-            first = target == "lbaas"
-            t.add(mode, target, fmt_num(median([r.rps for r in rs])), f"{median([r.p99 for r in rs]) * 1000:.1f} ms",
-                  fmt_ratio(like) if first else "", fmt_ratio(vs_floor) if first else "",
-                  sum(r.errors + r.non2xx for r in rs),
-                  f"≥ {TARGET_RATIO:.2f}× same + flow log" if first else "")  # fmt: skip
-            summary[target].append(median([r.rps for r in rs]))
-            for i, r in enumerate(rs):
-                rows.append([mode, target, i, f"{r.rps:.0f}", f"{r.p50 * 1000:.3f}", f"{r.p99 * 1000:.3f}", r.requests,
-                             r.errors, r.non2xx])  # fmt: skip
-        if like < TARGET_RATIO:
-            missed.append(mode)
-    report.notes.append("Target (≥ 97 % of the hand-written HAProxy doing the same work, flow log included): "
-                        + ("met in every mode." if not missed else f"MISSED in {', '.join(missed)}."))
+    floor_comparison(report, runs, list(MODES), TARGETS, like=FLOOR_LOG, target_ratio=TARGET_RATIO,
+                     others={"lbaas / hand-written": FLOOR},
+                     title=f"wrk -t2 -c32 over TLS, {duration:.0f} s per run, {rounds} interleaved round(s): median "
+                           "req/s (a new connection per request: handshakes/s), median of the rounds' ratios",
+                     plot_title="TLS: wrk from a client namespace (median req/s)")  # fmt: skip
     report.notes.append("The floors bind `ssl crt` with HAProxy's defaults; ours adds Octavia's default ciphers, "
                         "tls_versions TLSv1.2+ and ALPN (all negotiate TLS 1.3 with wrk).")
     report.notes.append("Flow log: ours sends one datagram per request to the agent (Python, writes access.log); "
                         "the floor + flow log sends the same line to "
                         + ("socat (C, appends to a file)." if shutil.which("socat") else
                            "a minimal Python receiver (no socat on this machine; appends to a file)."))
-    report.csv_header = ["mode", "target", "run", "req_s", "p50_ms", "p99_ms", "requests", "socket_errors", "non_2xx"]
-    report.csv_rows = rows
-
-    def plot(path: Path) -> None:
-        plot_bars(path, "TLS: wrk from a client namespace (median req/s)", list(MODES), summary, "requests/s")
-
-    report.plot = plot

@@ -161,6 +161,22 @@ def plan_pairs(
     def take(agent: AgentView) -> None:
         by_id[agent.id] = dataclasses.replace(by_id[agent.id], load=by_id[agent.id].load + 1)
 
+    def rebuild(pair: list[InstanceView], inst: InstanceView, *, failover: bool, exclude: set[str],
+                avoid: set[str]) -> AgentView | None:  # fmt: skip
+        """A new record for ``inst`` on the agent ``_pick`` chooses, its peers the pair's other agents; None
+        (the LB unplaceable) when there is none."""
+        choice = _pick(inst.lb_id, pair[0].zone, by_id, now, timing, policy, exclude=exclude, avoid=avoid)
+        if choice is None:
+            out.unplaceable.append(inst.lb_id)
+            return None
+        others = tuple(str(i.agent_id) for i in pair if i.id != inst.id)
+        out.instance_moves.append(
+            InstanceMove(inst.id, inst.lb_id, inst.agent_id, inst.binding_epoch, choice.id, failover=failover,
+                         new_record=True, peer_agent_ids=others)
+        )  # fmt: skip
+        take(choice)
+        return choice
+
     for lb_id in sorted(pairs):
         pair = sorted(pairs[lb_id], key=lambda i: (i.role != "MASTER", i.id))
         zone = pair[0].zone
@@ -201,17 +217,9 @@ def plan_pairs(
                 continue
             taken = {str(i.agent_id) for i in pair}
             for inst in dead:
-                others = tuple(str(i.agent_id) for i in pair if i.id != inst.id)
-                choice = _pick(lb_id, zone, by_id, now, timing, policy, exclude=taken, avoid=set())
-                if choice is None:
-                    out.unplaceable.append(lb_id)
-                    continue
-                out.instance_moves.append(
-                    InstanceMove(inst.id, lb_id, inst.agent_id, inst.binding_epoch, choice.id, failover=True,
-                                 new_record=True, peer_agent_ids=others)
-                )  # fmt: skip
-                taken.add(choice.id)
-                take(choice)
+                choice = rebuild(pair, inst, failover=True, exclude=taken, avoid=set())
+                if choice is not None:
+                    taken.add(choice.id)
             continue
         marked = [i for i in pair if i.replace]
         if not marked:
@@ -219,13 +227,5 @@ def plan_pairs(
         inst = sorted(marked, key=lambda i: (i.vrrp_state == "MASTER", i.role == "MASTER", i.id))[0]
         if not all(i.running for i in pair if i.id != inst.id):
             continue  # one at a time: only while the other instance runs
-        others = tuple(str(i.agent_id) for i in pair if i.id != inst.id)
-        choice = _pick(lb_id, zone, by_id, now, timing, policy, exclude=set(others), avoid={str(inst.agent_id)})
-        if choice is None:
-            out.unplaceable.append(lb_id)
-            continue
-        out.instance_moves.append(
-            InstanceMove(inst.id, lb_id, inst.agent_id, inst.binding_epoch, choice.id, failover=False,
-                         new_record=True, peer_agent_ids=others)
-        )  # fmt: skip
-        take(choice)
+        others = {str(i.agent_id) for i in pair if i.id != inst.id}
+        rebuild(pair, inst, failover=False, exclude=others, avoid={str(inst.agent_id)})

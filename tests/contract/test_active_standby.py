@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,12 +131,27 @@ def report(client: TestClient, host: str, lb_id: str, amp_id: str, epoch: int, s
     return bool(r.json()["accepted"])
 
 
-def placed_pair(client: TestClient, database: Database, controller: Controller, hosts: str = "abc") -> str:
+def placed_pair(client: TestClient, database: Database, controller: Controller, hosts: str = "abc",
+                **extra: Any) -> str:  # fmt: skip
     for h in hosts:
         beat(client, h)
-    lb_id = create(client, make_subnet(database))
+    lb_id = create(client, make_subnet(database), **extra)
     controller.tick()
     return lb_id
+
+
+def instances(db: Database, lb_id: str) -> tuple[dict[str, m.Amphora], dict[str, str]]:
+    """role → the live instance record, and role → the host of its agent."""
+    pair = amps(db, lb_id)
+    return pair, {role: host_of(db, a) for role, a in pair.items()}
+
+
+def apply_all(client: TestClient, db: Database, lb_id: str, hosts: Iterable[str]) -> int:
+    """Each of ``hosts`` reports the LB's current generation applied; returns that generation."""
+    gen = lb_row(db, lb_id).generation
+    for h in hosts:
+        applied(client, h, lb_id, gen)
+    return gen
 
 
 # --------------------------------------------------------------------------- topology and instances
@@ -235,8 +250,7 @@ def test_pair_is_placed_on_two_agents_and_each_reads_its_own_spec(
     client: TestClient, database: Database, controller: Controller
 ) -> None:
     lb_id = placed_pair(client, database, controller)
-    pair = amps(database, lb_id)
-    hosts = {role: host_of(database, a) for role, a in pair.items()}
+    pair, hosts = instances(database, lb_id)
     assert hosts["MASTER"] != hosts["BACKUP"]
     third = ({"a", "b", "c"} - set(hosts.values())).pop()
     assert all(a.binding_epoch == 1 and a.compute_id == a.agent_id for a in pair.values())  # compute_id: the agent
@@ -289,10 +303,9 @@ def test_pair_waits_for_two_agents(client: TestClient, database: Database, contr
 
 def test_instance_reports_statuses_and_fencing(client: TestClient, database: Database, controller: Controller) -> None:
     lb_id = placed_pair(client, database, controller)
-    pair = amps(database, lb_id)
-    hm, hb = host_of(database, pair["MASTER"]), host_of(database, pair["BACKUP"])
-    gen = lb_row(database, lb_id).generation
-    applied(client, hm, lb_id, gen), applied(client, hb, lb_id, gen)
+    pair, hosts = instances(database, lb_id)
+    hm, hb = hosts["MASTER"], hosts["BACKUP"]
+    apply_all(client, database, lb_id, (hm, hb))
     m_id, b_id = pair["MASTER"].id, pair["BACKUP"].id
     assert report(client, hm, lb_id, m_id, 1, "MASTER", True)
     assert report(client, hb, lb_id, b_id, 1, "BACKUP", True)
@@ -329,11 +342,10 @@ def test_instance_reports_statuses_and_fencing(client: TestClient, database: Dat
 
 def test_dead_agent_moves_only_its_instance(client: TestClient, database: Database, controller: Controller) -> None:
     lb_id = placed_pair(client, database, controller)
-    before = amps(database, lb_id)
-    hm, hb = host_of(database, before["MASTER"]), host_of(database, before["BACKUP"])
+    before, hosts = instances(database, lb_id)
+    hm, hb = hosts["MASTER"], hosts["BACKUP"]
     third = ({"a", "b", "c"} - {hm, hb}).pop()
-    gen = lb_row(database, lb_id).generation
-    applied(client, hm, lb_id, gen), applied(client, hb, lb_id, gen)
+    gen = apply_all(client, database, lb_id, (hm, hb))
     report(client, hb, lb_id, before["BACKUP"].id, 1, "BACKUP", True)
     with database.write() as s:  # the MASTER's agent goes silent
         s.execute(update(m.Agent).where(m.Agent.host == hm).values(last_heartbeat=dt.datetime(2020, 1, 1)))
@@ -372,35 +384,27 @@ def test_amphora_and_lb_failover_rebuild_one_instance_at_a_time(
     client: TestClient, database: Database, controller: Controller
 ) -> None:
     lb_id = placed_pair(client, database, controller)
-    before = amps(database, lb_id)
-    hosts = {r: host_of(database, a) for r, a in before.items()}
-    gen = lb_row(database, lb_id).generation
-    applied(client, hosts["MASTER"], lb_id, gen), applied(client, hosts["BACKUP"], lb_id, gen)
+    before, hosts = instances(database, lb_id)
+    apply_all(client, database, lb_id, (hosts["MASTER"], hosts["BACKUP"]))
     r = client.put(f"{AMP}/{before['BACKUP'].id}/failover", headers=ADMIN)
     assert r.status_code == 202, r.text
     controller.tick()
     after = amps(database, lb_id)
     assert after["MASTER"].id == before["MASTER"].id and after["BACKUP"].id != before["BACKUP"].id
     assert host_of(database, after["BACKUP"]) not in (hosts["MASTER"], hosts["BACKUP"])
-    gen = lb_row(database, lb_id).generation
-    for h in {host_of(database, a) for a in after.values()}:
-        applied(client, h, lb_id, gen)
+    apply_all(client, database, lb_id, {host_of(database, a) for a in after.values()})
     assert lb_row(database, lb_id).provisioning_status == "ACTIVE"
     # LB failover: both, one at a time
     assert client.put(f"{LB}/{lb_id}/failover", headers=ADMIN).status_code == 202
     first = controller.tick().instance_moves
     assert len(first) == 1
     assert controller.tick().instance_moves == []  # the second waits for the first to run
-    cur = amps(database, lb_id)
-    gen = lb_row(database, lb_id).generation
-    for a in cur.values():
-        applied(client, host_of(database, a), lb_id, gen)
+    cur, cur_hosts = instances(database, lb_id)
+    apply_all(client, database, lb_id, cur_hosts.values())
     assert lb_row(database, lb_id).provisioning_status == "PENDING_UPDATE"  # one still marked
     assert len(controller.tick().instance_moves) == 1
-    cur = amps(database, lb_id)
-    gen = lb_row(database, lb_id).generation
-    for a in cur.values():
-        applied(client, host_of(database, a), lb_id, gen)
+    cur, cur_hosts = instances(database, lb_id)
+    apply_all(client, database, lb_id, cur_hosts.values())
     assert lb_row(database, lb_id).provisioning_status == "ACTIVE"
     assert not {a.id for a in cur.values()} & {a.id for a in after.values()}
 
@@ -466,14 +470,10 @@ def test_lb_status_follows_its_listeners_when_the_pair_heals(
     client: TestClient, database: Database, controller: Controller
 ) -> None:
     """A pair back to two healthy instances does not hide a listener the MASTER measured DEGRADED."""
-    lb_id = create(client, make_subnet(database), listeners=[{"protocol": "HTTP", "protocol_port": 80}])
-    for h in "ab":
-        beat(client, h)
-    controller.tick()
-    pair = amps(database, lb_id)
-    hm, hb = host_of(database, pair["MASTER"]), host_of(database, pair["BACKUP"])
-    gen = lb_row(database, lb_id).generation
-    applied(client, hm, lb_id, gen), applied(client, hb, lb_id, gen)
+    lb_id = placed_pair(client, database, controller, "ab", listeners=[{"protocol": "HTTP", "protocol_port": 80}])
+    pair, hosts = instances(database, lb_id)
+    hm, hb = hosts["MASTER"], hosts["BACKUP"]
+    apply_all(client, database, lb_id, (hm, hb))
     with database.read() as s:
         listener_id = s.scalar(select(m.Listener.id).where(m.Listener.loadbalancer_id == lb_id))
     report(client, hm, lb_id, pair["MASTER"].id, 1, "MASTER", True)
@@ -488,12 +488,9 @@ def test_lb_status_follows_its_listeners_when_the_pair_heals(
 def test_new_authority_brings_its_own_statuses(client: TestClient, database: Database, controller: Controller) -> None:
     """Agents report changed statuses only, so the BACKUP's view is kept (not applied) and applied as a
     whole when it becomes the instance that counts (the VIP moved to it)."""
-    lb_id = create(client, make_subnet(database), listeners=[{"protocol": "HTTP", "protocol_port": 80}])
-    for h in "ab":
-        beat(client, h)
-    controller.tick()
-    pair = amps(database, lb_id)
-    hm, hb = host_of(database, pair["MASTER"]), host_of(database, pair["BACKUP"])
+    lb_id = placed_pair(client, database, controller, "ab", listeners=[{"protocol": "HTTP", "protocol_port": 80}])
+    pair, hosts = instances(database, lb_id)
+    hm, hb = hosts["MASTER"], hosts["BACKUP"]
     with database.read() as s:
         listener_id = str(s.scalar(select(m.Listener.id).where(m.Listener.loadbalancer_id == lb_id)))
     report(client, hm, lb_id, pair["MASTER"].id, 1, "MASTER", True)

@@ -19,30 +19,17 @@ The tests share one cluster and run in file order.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from lbaas.tools.simcluster import SimCluster, services_available, wait_for
+from lbaas.tools.simcluster import SimCluster, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns, pytest.mark.timeout(600)]
 
 HOSTS = ("h1", "h2", "h3")
+CLUSTER = dict(prefix="lba", agents=HOSTS, vid=241, cidr="10.241.0.0/24")  # the cluster fixture's (conftest.py)
 STATE: dict[str, Any] = {}  # what one test leaves for the next (they run in file order)
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[SimCluster]:
-    why = services_available()
-    if why:
-        pytest.skip(why)
-    c = SimCluster(prefix="lba", agents=HOSTS, vid=241, cidr="10.241.0.0/24").start()
-    try:
-        c.make_tenant_network(members=2)
-        yield c
-    finally:
-        c.close()
 
 
 @pytest.fixture(scope="module")

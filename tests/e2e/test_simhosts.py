@@ -14,29 +14,16 @@ The tests share one cluster and run in file order; each leaves every agent host 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from lbaas.tools.simcluster import SimCluster, services_available, wait_for
+from lbaas.tools.simcluster import SimCluster, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.netns, pytest.mark.timeout(900)]
 
 HOSTS = ("h1", "h2", "h3")
+CLUSTER = dict(prefix="lbs", agents=HOSTS)  # the cluster fixture's (conftest.py)
 MAX_GAP = 5.0  # seconds: the failover requirement
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[SimCluster]:
-    why = services_available()
-    if why:
-        pytest.skip(why)
-    c = SimCluster(prefix="lbs", agents=HOSTS).start()
-    try:
-        c.make_tenant_network(members=2)
-        yield c
-    finally:
-        c.close()
 
 
 @pytest.fixture(scope="module")

@@ -18,106 +18,35 @@ the links; then it asserts nothing of ours is left.
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 import signal
 import subprocess
 import tempfile
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
-from lbaas.agent.haproxy.process import MasterWorkerHaproxy
-from lbaas.agent.hosts import kill_namespace_processes
-from lbaas.agent.keepalived.pair import PairParts, pair_parts
-from lbaas.agent.keepalived.track import HaproxyTracker
-from lbaas.agent.netns import nsexec
-from lbaas.agent.netns.base import Naming
-from lbaas.agent.netns.pyroute2_plumber import Pyroute2Plumber
-from lbaas.agent.reconciler import AgentConfig, Reconciler
 from lbaas.db import models as m
 from lbaas.db.base import Base
-from lbaas.domain.spec import (
-    ListenerSpec,
-    LoadBalancerSpec,
-    MemberSpec,
-    PoolSpec,
-    VipSpec,
-    VrrpPeerSpec,
-    VrrpSpec,
-)
+from lbaas.domain.spec import ListenerSpec, LoadBalancerSpec, MemberSpec, PoolSpec, VipSpec, VrrpSpec
 from lbaas.tools.consistency import AgentView, check_consistency, check_lb_on, check_pair, judge_pair, lb_binding_only
+from tests.integration.pair import MARKS, Instance, Names, build_instance, clean_up, mac, vrrp_pair, wait_until
 
-pytestmark = [pytest.mark.netns,
-              pytest.mark.skipif(shutil.which("keepalived") is None, reason="needs keepalived")]  # fmt: skip
+pytestmark = MARKS
 
-TOKEN = secrets.token_hex(2)
+NAMES = Names(links="lbf", lb_ns="lbf-")
+TOKEN = NAMES.token
+new_id = NAMES.new_id
 NET = "10.231.247"
 VIP = f"{NET}.10"
+WAIT = 15.0
 
 
-def new_id() -> str:
-    """Ids whose first 4 hex digits are the token, so every interface derived from one carries it."""
-    return str(uuid.UUID(TOKEN + uuid.uuid4().hex[4:]))
-
-
-def mac() -> str:
-    return "fa:16:3e:" + ":".join(secrets.token_hex(1) for _ in range(3))
-
-
-def naming(name: str) -> Naming:
-    return Naming(ns_prefix=f"lbf-{name}{TOKEN}-", vip_prefix="lbfv", tap_prefix="lbft", bridge_prefix="lbfb",
-                  tagger_prefix="lbfg")  # fmt: skip
-
-
-@dataclass
-class Reports:
-    def applied(self, lb_id: str, generation: int, *, ok: bool, message: str | None = None) -> None:
-        assert ok, message
-
-    def operating(self, lb_id: str, statuses: object) -> None:
-        pass
-
-    def stats(self, lb_id: str, deltas: object) -> None:
-        pass
-
-    def instance(self, lb_id: str, amphora_id: str, *, epoch: int, vrrp_state: str, healthy: bool) -> None:
-        pass
-
-
-@dataclass
-class Source:
-    spec: LoadBalancerSpec
-
-    def get(self, lb_id: str) -> LoadBalancerSpec | None:
-        return self.spec if self.spec.id == lb_id else None
-
-    def assigned(self) -> dict[str, int]:
-        return {self.spec.id: self.spec.generation}
-
-
-@dataclass
-class Instance:
-    name: str
-    spec: LoadBalancerSpec
-    view: AgentView
-    haproxy: MasterWorkerHaproxy
-    pair: PairParts
-    rec: Reconciler
-
-    @property
-    def ns(self) -> str:
-        return self.rec.ns_name(self.spec.id)
-
-    def holds_vip(self) -> bool:
-        out = subprocess.run(["ip", "-n", self.ns, "-o", "addr", "show"], capture_output=True, text=True).stdout
-        return f" {VIP}/" in out
+def agent_view(inst: Instance) -> AgentView:
+    """What the consistency check sees of an instance's agent: its state directory and its names."""
+    return AgentView(inst.state_dir, naming=inst.plumber.naming)
 
 
 def the_spec() -> LoadBalancerSpec:
@@ -154,73 +83,19 @@ def store(engine: Engine, spec: LoadBalancerSpec, instances: dict[str, VrrpSpec]
         s.commit()  # fmt: skip
 
 
-def build(name: str, spec: LoadBalancerSpec, vrrp: VrrpSpec, root: Path) -> Instance:
-    mine = spec.model_copy(update={"vrrp": vrrp})
-    state_dir = root / name
-    state_dir.mkdir()
-    plumber = Pyroute2Plumber(naming(name), neigh_gc_thresh=None)
-    haproxy = MasterWorkerHaproxy()
-    pair = pair_parts(plumber, haproxy)
-    rec = Reconciler(config=AgentConfig(state_dir=state_dir), source=Source(mine), reporter=Reports(),
-                     plumber=plumber, haproxy=haproxy, units=[pair.unit])  # fmt: skip
-    return Instance(name, mine, AgentView(state_dir, naming=plumber.naming), haproxy, pair, rec)
-
-
-def ours_ns() -> list[str]:
-    try:
-        names = os.listdir(nsexec.NETNS_RUN_DIR)
-    except FileNotFoundError:
-        return []
-    return sorted(n for n in names if n.startswith((f"lbf-a{TOKEN}-", f"lbf-b{TOKEN}-")))
-
-
-def ours_links() -> list[str]:
-    return sorted(n for n in os.listdir("/sys/class/net") if n.startswith("lbf") and n[4:8] == TOKEN)
-
-
-def wait_until(what: str, pred: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"not within {timeout} s: {what}")
-
-
 @pytest.fixture
 def pair() -> Iterator[tuple[Instance, Instance]]:
     root = Path(tempfile.mkdtemp(prefix=f"lbf{TOKEN}", dir="/tmp"))
     made: list[Instance] = []
     try:
         spec = the_spec()
-        amp_a, amp_b = new_id(), new_id()
-        va = VrrpSpec(amphora_id=amp_a, role="MASTER", priority=200, virtual_router_id=47, address=f"{NET}.11",
-                      port_id=new_id(), mac_address=mac(), peers=(VrrpPeerSpec(amphora_id=amp_b, address=f"{NET}.12"),))
-        vb = VrrpSpec(amphora_id=amp_b, role="BACKUP", priority=100, virtual_router_id=47, address=f"{NET}.12",
-                      port_id=new_id(), mac_address=mac(), peers=(VrrpPeerSpec(amphora_id=amp_a, address=f"{NET}.11"),))  # fmt: skip
-        made.append(build("a", spec, va, root))
-        made.append(build("b", spec, vb, root))
+        va, vb = vrrp_pair(NAMES, f"{NET}.11", f"{NET}.12", virtual_router_id=47)
+        made.append(build_instance(NAMES, "a", spec, va, root))
+        made.append(build_instance(NAMES, "b", spec, vb, root))
         store(create_engine(f"sqlite:///{root}/lbaas.sqlite"), spec, {"a": va, "b": vb})
         yield made[0], made[1]
     finally:
-        problems = []
-        for inst in made:
-            paths = inst.rec.paths(inst.spec.id)
-            inst.pair.unit.process.stop(paths)
-            inst.haproxy.stop(paths)
-            assert isinstance(inst.pair.tracker, HaproxyTracker)
-            inst.pair.tracker.close()
-        for ns in ours_ns():
-            kill_namespace_processes(ns)
-            r = subprocess.run(["ip", "netns", "delete", ns], capture_output=True, text=True)
-            if r.returncode:
-                problems.append(f"ip netns delete {ns}: {r.stderr.strip()}")
-        for link in sorted(ours_links(), key=lambda n: n.startswith("lbfb")):  # veths first, then the bridge
-            if os.path.exists(f"/sys/class/net/{link}"):
-                subprocess.run(["ip", "link", "delete", "dev", link], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
-        left = ours_ns() + ours_links()
-        assert not problems and not left, (problems, left)
+        clean_up(NAMES, made, root)
 
 
 def test_a_converged_pair_is_consistent_and_a_broken_one_is_reported(pair: tuple[Instance, Instance]) -> None:
@@ -229,10 +104,10 @@ def test_a_converged_pair_is_consistent_and_a_broken_one_is_reported(pair: tuple
     for inst in (a, b):
         outcome = inst.rec.reconcile(lb_id)
         assert outcome.ok, outcome.message
-    wait_until("a holds the VIP", a.holds_vip)
-    agents = {"a": a.view, "b": b.view}
-    wait_until("both tracks say 0", lambda: not check_pair(lb_id, VIP, agents))
-    engine = create_engine(f"sqlite:///{a.view.state_dir.parent}/lbaas.sqlite")
+    wait_until("a holds the VIP", a.holds_vip, WAIT)
+    agents = {"a": agent_view(a), "b": agent_view(b)}
+    wait_until("both tracks say 0", lambda: not check_pair(lb_id, VIP, agents), WAIT)
+    engine = create_engine(f"sqlite:///{a.state_dir.parent}/lbaas.sqlite")
     found = []
     with Session(engine) as s:
         lb = s.get(m.LoadBalancer, lb_id)
@@ -260,7 +135,7 @@ def test_a_converged_pair_is_consistent_and_a_broken_one_is_reported(pair: tuple
     paths_b = b.rec.paths(lb_id)
     for pid_file in (paths_b.keepalived_pid, paths_b.vrrp_pid):
         os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
-    wait_until("b's keepalived is gone", lambda: b.pair.unit.process.running_in(paths_b, b.ns) is None)
+    wait_until("b's keepalived is gone", lambda: b.pair.unit.process.running_in(paths_b, b.ns) is None, WAIT)
     problems = check_pair(lb_id, VIP, agents)
     assert len(problems) == 1 and "instance on b: keepalived" in problems[0] and "not running" in problems[0], problems
     # ... and the VIP on b too (what a split brain leaves): two holders
