@@ -36,6 +36,10 @@ from lbaas.services.env import ServiceEnv
 from tests.contract.helpers import assert_fault, make_subnet, settle
 from tests.contract.personas import persona_headers
 
+# Agents die in these tests when a test sets their heartbeat in the past, never by the clock: a loaded
+# machine that takes seconds between a heartbeat and the controller's pass must not kill them.
+LOAD_PROOF = Timing(down_time=600.0, suspect_time=300.0)
+
 SECRET = "s3cret-for-tests"
 H = {SECRET_HEADER: SECRET}
 LB = "/v2/lbaas/loadbalancers"
@@ -70,7 +74,7 @@ def app_env(settings: Settings, provider: NoopProvider) -> ServiceEnv:
 
 @pytest.fixture
 def controller(database: Database) -> Iterator[Controller]:
-    yield Controller(database, InProcessBus(), providers=["haproxy"], timing=Timing(3.0, 2.0), max_dead_share=0.5)
+    yield Controller(database, InProcessBus(), providers=["haproxy"], timing=LOAD_PROOF, max_dead_share=0.5)
 
 
 def beat(client: TestClient, host: str) -> None:

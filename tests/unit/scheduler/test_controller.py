@@ -15,6 +15,10 @@ from lbaas.domain.agents import Timing
 from lbaas.scheduler.controller import Controller, lb_views
 from lbaas.services.agents import precise_utcnow
 
+# Agents die in these tests when a test sets their heartbeat in the past, never by the clock: a loaded
+# machine that takes seconds between a heartbeat and the controller's pass must not kill them.
+LOAD_PROOF = Timing(down_time=600.0, suspect_time=300.0)
+
 
 class Recorder:
     def __init__(self) -> None:
@@ -73,7 +77,7 @@ def test_controller_places_fails_over_and_nudges(database: Database) -> None:
     recs = {h: Recorder() for h in "abc"}
     for h, r in recs.items():
         bus.subscribe(h, r)
-    ctl = Controller(database, bus, providers=["haproxy"], timing=Timing(3.0, 2.0), max_dead_share=0.5)
+    ctl = Controller(database, bus, providers=["haproxy"], timing=LOAD_PROOF, max_dead_share=0.5)
 
     p = ctl.tick()
     assert lb(database, ids["zoned"]).agent_id == "b-id"  # compute_zone az2
@@ -119,7 +123,7 @@ def test_breaker_stays_open_for_the_hold_after_recovery(database: Database) -> N
     ids = setup(database)
     now = [0.0]
     ctl = Controller(
-        database, InProcessBus(), providers=["haproxy"], timing=Timing(3.0, 2.0), max_dead_share=0.5,
+        database, InProcessBus(), providers=["haproxy"], timing=LOAD_PROOF, max_dead_share=0.5,
         breaker_hold=10.0, clock=lambda: now[0],
     )  # fmt: skip
     ctl.tick()  # place the new ones
