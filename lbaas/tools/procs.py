@@ -43,11 +43,12 @@ def free_port(ports: Iterable[int] | None = None, *, exclude: Collection[int] = 
 
 
 def http_ok(url: str, context: ssl.SSLContext | None = None) -> Ready:
-    """Ready when a GET of ``url`` answers 200 (with ``context`` for https)."""
+    """Ready when a GET of ``url`` answers 200 (with ``context`` for https); never through a proxy."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context))
 
     def ready() -> bool:
         try:
-            with urllib.request.urlopen(url, timeout=2, context=context) as resp:
+            with opener.open(url, timeout=2) as resp:
                 return bool(resp.status == 200)
         except (OSError, http.client.HTTPException):  # refused, reset, timed out, an HTTP error status
             return False
