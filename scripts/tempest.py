@@ -25,10 +25,7 @@ import argparse
 import contextlib
 import json
 import os
-import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,6 +38,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from lbaas.tools import procs  # noqa: E402
 from tests.e2e.keystone import ADMIN_PASSWORD, Keystone, password_token, running_keystone  # noqa: E402
 
 PORTS = range(35000, 36000)
@@ -48,30 +46,6 @@ SERVICE_PASSWORD = "lbaas-tempest-service"
 REGEX = r"^octavia_tempest_plugin.tests.api.v2"
 ROLES = ("load-balancer_observer", "load-balancer_global_observer", "load-balancer_member",
          "load-balancer_quota_admin", "load-balancer_admin", "service")  # fmt: skip
-
-
-def free_port(exclude: set[int] = frozenset()) -> int:  # type: ignore[assignment]
-    candidates = [p for p in PORTS if p not in exclude]
-    random.shuffle(candidates)
-    for port in candidates:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 35000-35999")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
 
 
 @contextlib.contextmanager
@@ -82,28 +56,12 @@ def running_lbaas(work: Path, port: int, ks: Keystone) -> Iterator[str]:
                LBAAS_KEYSTONE_USERNAME="lbaas", LBAAS_KEYSTONE_PASSWORD=SERVICE_PASSWORD,
                LBAAS_KEYSTONE_PROJECT_NAME="service", LBAAS_AVAILABILITY_ZONE="az1")  # fmt: skip
     state = work / "lbaas-state"
-    log = work / "lbaas.log"
     cmd = [str(REPO / ".venv" / "bin" / "lbaas"), "serve", "--bind", f"127.0.0.1:{port}", "--state-dir", str(state),
            "--auth-strategy", "keystone", "--provider", "haproxy", "--log-level", "warning"]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"lbaas exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
-            try:
-                if httpx.get(url + "/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"lbaas did not answer on {url}")
-            time.sleep(0.2)
+    with procs.running(cmd, work / "lbaas.log", procs.http_ok(url + "/"), what=f"lbaas on {url}", timeout=60,
+                       stop_timeout=30, env=env, interval=0.2) as proc:  # fmt: skip
         print(f"lbaas serve pid {proc.pid} on {url}", flush=True)
         yield url
-    finally:
-        stop(proc)
 
 
 def sweep(url: str, token: str) -> None:
@@ -289,8 +247,8 @@ def main() -> int:
     work = args.work or Path(f"/tmp/lbid-tempest-{time.strftime('%Y%m%d-%H%M%S')}")
     work.mkdir(parents=True, exist_ok=True)
     (work / "keystone").mkdir(exist_ok=True)
-    ks_port = free_port()
-    lbaas_port = free_port({ks_port})
+    ks_port = procs.free_port(PORTS)
+    lbaas_port = procs.free_port(PORTS, exclude={ks_port})
     lbaas_url = f"http://127.0.0.1:{lbaas_port}"
     started = time.time()
     with running_keystone(work / "keystone", port=ks_port) as ks:

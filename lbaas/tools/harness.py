@@ -30,8 +30,10 @@ from lbaas.agent.hosts import kill_processes_in_namespaces
 from lbaas.agent.netns.base import bridge_name
 from lbaas.agent.netns.pyroute2_plumber import Pyroute2Plumber
 from lbaas.agent.paths import LbPaths
+from lbaas.tools import procs
 from lbaas.tools.client import Client
 from lbaas.tools.hosts import Hosts
+from lbaas.tools.procs import free_port
 
 ROOT = Path(lbaas.__file__).resolve().parents[1]
 
@@ -52,12 +54,6 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return True
     except OSError:
         return False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 FETCH = """
@@ -307,35 +303,15 @@ def start_service(
     port = port or free_port()
     log = state_dir / "serve.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with log.open("ab") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module, "serve", "--state-dir", str(state_dir), "--bind", f"127.0.0.1:{port}",
-             "--log-level", "warning", *(extra or [])],
-            stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )  # fmt: skip
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"lbaas serve exited: {log.read_text(errors='replace')[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        raise RuntimeError("lbaas serve did not start")
-    return proc, endpoint, log
+    cmd = [sys.executable, "-m", module, "serve", "--state-dir", str(state_dir), "--bind", f"127.0.0.1:{port}",
+           "--log-level", "warning", *(extra or [])]  # fmt: skip
+    proc = procs.start(cmd, log, env=env, append=True, new_session=True)
+    procs.wait_ready(proc, procs.tcp_accepts(port), what="lbaas serve", log=log, timeout=30, tail=3000)
+    return proc, f"http://127.0.0.1:{port}", log
 
 
 def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    procs.stop(proc, sig)
 
 
 def force_cleanup(svc: Service) -> None:

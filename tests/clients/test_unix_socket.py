@@ -10,18 +10,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import stat
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lbaas.tools import procs
 from tests.clients.server import REPO
 
 pytestmark = [pytest.mark.clients]
@@ -49,8 +48,7 @@ def _start(work: Path, sock: Path, *args: str, command: str = "serve", **env: st
     cmd = [sys.executable, "-m", "lbaas.cli", command, "--bind", f"unix:{sock}", *args]
     if command == "serve":
         cmd += ["--provider", "noop", "--state-dir", str(work / "state")]
-    log = (work / "server.log").open("ab")
-    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_env(**env), cwd=work)
+    return procs.start(cmd, work / "server.log", env=_env(**env), cwd=work, append=True)
 
 
 def curl(sock: Path, path: str, *args: str) -> tuple[int, str]:
@@ -62,30 +60,12 @@ def curl(sock: Path, path: str, *args: str) -> tuple[int, str]:
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], sock: Path, work: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited {proc.returncode}:\n{(work / 'server.log').read_text()[-3000:]}")
-        if sock.exists():
-            with socket.socket(socket.AF_UNIX) as s:
-                try:
-                    s.connect(str(sock))
-                    return
-                except OSError:
-                    pass
-        time.sleep(0.1)
-    raise AssertionError(f"no socket {sock}:\n{(work / 'server.log').read_text()[-3000:]}")
+    procs.wait_ready(proc, procs.unix_accepts(sock), what=f"lbaas on {sock}", log=work / "server.log", timeout=60,
+                     tail=3000)  # fmt: skip
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-    return proc.returncode
+    return procs.stop(proc, timeout=20)
 
 
 def test_serve_on_a_unix_socket_noauth_mode_0600_removed_on_exit(work: Path) -> None:

@@ -7,7 +7,6 @@ provider that is *not* held, so each accepted change completes on its own and th
 from __future__ import annotations
 
 import random
-import socket
 import threading
 import time
 from collections import Counter
@@ -27,21 +26,11 @@ from lbaas.db import models as m
 from lbaas.db.session import Database
 from lbaas.providers.noop import NoopProvider
 from lbaas.services.env import ServiceEnv
+from lbaas.tools.procs import free_port
 from tests.contract.helpers import LB, LISTENERS, POOLS, make_subnet
 
 CLIENTS = 50
 DEADLINE = 120.0  # seconds for the whole crowd
-
-
-def free_port() -> int:
-    for port in range(19900, 19950):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 19900-19949")
 
 
 @dataclass
@@ -70,7 +59,7 @@ def server(database: Database, settings: Settings) -> Iterator[Server]:
     provider = NoopProvider(database, names=frozenset({"noop", "amphora", "octavia"}))  # not held
     database.on_commit = provider.nudge
     env = ServiceEnv(settings=settings, providers={"noop": provider}, default_provider="noop")
-    port = free_port()
+    port = free_port(range(19900, 19950))
     config = uvicorn.Config(create_app(db=database, env=env), host="127.0.0.1", port=port, log_level="warning",
                             access_log=False, limit_concurrency=200)  # fmt: skip
     srv = uvicorn.Server(config)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from lbaas.tools.procs import stop
 from tests.dataplane.harness import Service
 from tests.tlsutil import CA, Issued
 
@@ -173,16 +173,6 @@ def _start_member(service: Service, pki: Pki, name: str) -> subprocess.Popen[byt
     return proc
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     d = tmp_path_factory.mktemp("pki")
@@ -197,7 +187,7 @@ def members(service: Service, pki: Pki) -> Any:
         yield procs
     finally:
         for proc in procs.values():
-            _stop(proc)
+            stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -337,7 +327,7 @@ def test_pool_reencryption_and_https_monitor(
     assert all(a["status"] == 200 for a in answers), answers
     assert {a["host"] for a in answers} == set(WEB)
     assert {a["client_cn"] for a in answers} == {"the-load-balancer"}  # the member verified HAProxy's cert
-    _stop(members.pop("web2"))
+    stop(members.pop("web2"))
     try:
         service.wait_for(lambda: _tls_members(service, topo).get("web2") == "ERROR", timeout=10,
                          what="web2 ERROR through the HTTPS monitor")  # fmt: skip

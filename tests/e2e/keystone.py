@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +17,11 @@ from typing import Any
 
 import httpx
 
+from lbaas.tools import procs
+
 REPO = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "ks-admin-secret"
 START_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def keystone_venv() -> Path:
@@ -126,7 +119,7 @@ enabled = false
 def running_keystone(work: Path, port: int | None = None) -> Iterator[Keystone]:
     venv = keystone_venv()
     conf = _conf(work)
-    port = port or free_port()
+    port = port or procs.free_port()
     url = f"http://127.0.0.1:{port}/v3"
     manage = [str(venv / "bin" / "keystone-manage"), "--config-file", str(conf)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "LBAAS_"))}
@@ -144,27 +137,6 @@ def running_keystone(work: Path, port: int | None = None) -> Iterator[Keystone]:
     (work / "keystone_app.py").write_text("import sys\nsys.argv = sys.argv[:1]\nfrom keystone.wsgi.api import application\n")
     cmd = [str(venv / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4",
            "--timeout", "120", "--chdir", str(work), "keystone_app:application"]  # fmt: skip
-    with log.open("wb") as out_f:
-        proc = subprocess.Popen(cmd, stdout=out_f, stderr=subprocess.STDOUT, env=env, cwd=work)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"keystone exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"keystone did not answer on {url}:\n{log.read_text(errors='replace')[-4000:]}")
-            time.sleep(0.2)
+    with procs.running(cmd, log, procs.http_ok(url), what=f"keystone on {url}", timeout=START_TIMEOUT,
+                       stop_timeout=15, env=env, cwd=work, interval=0.2) as proc:  # fmt: skip
         yield Keystone(url=url, pid=proc.pid, log=log)
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
