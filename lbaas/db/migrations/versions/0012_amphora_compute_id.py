@@ -22,19 +22,16 @@ _amphora = sa.table('amphora', sa.column('compute_id', sa.String))
 _agent = sa.table('agent', sa.column('id', sa.String), sa.column('host', sa.String))
 
 
+def _rewrite(key: sa.ColumnClause[str], value: sa.ColumnClause[str]) -> None:
+    """Each amphora whose compute_id is some agent's ``key`` gets that agent's ``value``."""
+    match = key == _amphora.c.compute_id
+    op.execute(_amphora.update().where(sa.exists().where(match))
+               .values(compute_id=sa.select(value).where(match).scalar_subquery()))
+
+
 def upgrade() -> None:
-    by_host = sa.select(_agent.c.id).where(_agent.c.host == _amphora.c.compute_id).scalar_subquery()
-    op.execute(
-        _amphora.update()
-        .where(sa.exists().where(_agent.c.host == _amphora.c.compute_id))
-        .values(compute_id=by_host)
-    )
+    _rewrite(_agent.c.host, _agent.c.id)
 
 
 def downgrade() -> None:
-    by_id = sa.select(_agent.c.host).where(_agent.c.id == _amphora.c.compute_id).scalar_subquery()
-    op.execute(
-        _amphora.update()
-        .where(sa.exists().where(_agent.c.id == _amphora.c.compute_id))
-        .values(compute_id=by_id)
-    )
+    _rewrite(_agent.c.id, _agent.c.host)
