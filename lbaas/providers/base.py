@@ -28,13 +28,13 @@ class Provider(Protocol):
 
 
 FLAVOR_CAPABILITIES = [
-    {"name": "loadbalancer_topology", "description": "The load balancer topology. One of: SINGLE - One agent instance per load balancer. ACTIVE_STANDBY - Two instances per load balancer on two agents, the VIP held by VRRP."},  # noqa: E501
+    {"name": "loadbalancer_topology", "description": "The load balancer topology. One of: SINGLE - One agent instance per load balancer. ACTIVE_STANDBY - Two instances per load balancer on two agents with the VIP held by VRRP."},  # noqa: E501
 ]
 AZ_CAPABILITIES = [
     {"name": "compute_zone", "description": "The availability zone of the agents that run the load balancer."},
     {
         "name": "management_network",
-        "description": "The management network ID for the amphora (accepted for Octavia compatibility: "
-        "lbaas agents have no management network, so it changes nothing).",
+        "description": "The management network ID for the amphora (accepted for Octavia compatibility; "
+        "lbaas agents have no management network so it changes nothing).",
     },
 ]

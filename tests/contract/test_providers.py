@@ -75,3 +75,11 @@ def test_capabilities_are_admin_only(client: TestClient, kind: str) -> None:
     )
     r = client.get(f"/v2/lbaas/providers/amphora/{kind}", headers=persona_headers("admin", "p1"))
     assert r.status_code == 200
+
+
+def test_descriptions_fit_tempest_conf(client: TestClient) -> None:
+    """octavia-tempest-plugin reads the expected providers and capabilities from tempest.conf DictOpts
+    (``name:description,…``), which cannot quote a comma: a description holding one cannot be checked."""
+    providers = client.get("/v2/lbaas/providers").json()["providers"]
+    texts = [p["description"] for p in providers] + [c["description"] for c in FLAVOR_CAPABILITIES + AZ_CAPABILITIES]
+    assert providers and all("," not in t for t in texts), [t for t in texts if "," in t]
