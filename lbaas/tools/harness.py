@@ -15,7 +15,6 @@ import os
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -49,11 +48,7 @@ def dataplane_available() -> str | None:
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     """Something accepts TCP connections on ``host:port`` (a service the tests need, e.g. RabbitMQ)."""
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-        return True
-    except OSError:
-        return False
+    return procs.tcp_accepts(port, host, timeout=1)()
 
 
 FETCH = """

@@ -56,12 +56,12 @@ def http_ok(url: str, context: ssl.SSLContext | None = None) -> Ready:
     return ready
 
 
-def tcp_accepts(port: int, host: str = "127.0.0.1") -> Ready:
+def tcp_accepts(port: int, host: str = "127.0.0.1", *, timeout: float = 0.2) -> Ready:
     """Ready when something accepts TCP connections on ``host:port``."""
 
     def ready() -> bool:
         try:
-            socket.create_connection((host, port), timeout=0.2).close()
+            socket.create_connection((host, port), timeout=timeout).close()
             return True
         except OSError:
             return False
